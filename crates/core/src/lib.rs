@@ -1,0 +1,17 @@
+//! Shared types for every plane of Portcullis: the domain model, the immutable snapshot the
+//! data plane serves from, JOSE (JWS/JWK) handling, RFC 9457 problem details, secrets that
+//! never print, and an injectable clock.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod jose;
+pub mod model;
+pub mod problem;
+pub mod secret;
+pub mod snapshot;
+pub mod token;
+
+pub use clock::{Clock, SystemClock};
+pub use model::*;
+pub use secret::Secret;
+pub use snapshot::Snapshot;

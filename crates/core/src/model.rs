@@ -1,0 +1,223 @@
+//! The domain model shared by the store, the authorization server, the gateway and the
+//! control plane.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::clock::UnixSeconds;
+use crate::secret::Secret;
+
+/// Production and sandbox are separate worlds: separate issuers, signing keys, listeners and
+/// credentials. A token from one is never accepted by the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Production,
+    Sandbox,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 2] = [Environment::Production, Environment::Sandbox];
+
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing one of the model's enums from text (a stored value or user input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: unknown value {value:?}; expected one of {expected}")]
+pub struct UnknownValue {
+    pub field: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! text_enum {
+    ($ty:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    other => Err(UnknownValue {
+                        field: $field,
+                        value: other.to_string(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Environment, "environment", { Production => "production", Sandbox => "sandbox" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerStatus {
+    Active,
+    Suspended,
+    Offboarded,
+}
+text_enum!(PartnerStatus, "partner status", {
+    Active => "active", Suspended => "suspended", Offboarded => "offboarded",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub status: PartnerStatus,
+    pub created_at: UnixSeconds,
+}
+
+/// How a client authenticates at the token endpoint. There is deliberately no shared-secret
+/// method: production credentials are asymmetric keys or certificates only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// RFC 7523 client assertion signed by a key the client registered as a JWK set.
+    PrivateKeyJwt,
+    /// RFC 8705 PKI mutual TLS: a certificate chaining to the configured CA with the
+    /// registered subject DN.
+    TlsClientAuth,
+}
+text_enum!(ClientAuthMethod, "auth_method", {
+    PrivateKeyJwt => "private_key_jwt", TlsClientAuth => "tls_client_auth",
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    Active,
+    Revoked,
+}
+text_enum!(CredentialStatus, "credential status", { Active => "active", Revoked => "revoked" });
+
+/// An OAuth client: one credential of one partner in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    pub partner_id: String,
+    pub environment: Environment,
+    pub auth_method: ClientAuthMethod,
+    /// Public JWK set for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
+    /// Registered certificate subject DN for `tls_client_auth`, in RFC 4514 form.
+    pub tls_subject_dn: Option<String>,
+    pub status: CredentialStatus,
+    pub created_at: UnixSeconds,
+    /// After this instant the credential is refused; `None` means no expiry (sandbox only).
+    pub expires_at: Option<UnixSeconds>,
+}
+
+/// What a partner may do in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub partner_id: String,
+    pub environment: Environment,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    EdDSA,
+    ES256,
+}
+text_enum!(SigningAlgorithm, "algorithm", { EdDSA => "EdDSA", ES256 => "ES256" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningKeyStatus {
+    /// Signs new tokens and verifies.
+    Active,
+    /// Only verifies tokens signed before a rotation, until they have all expired.
+    VerifyOnly,
+    Retired,
+}
+text_enum!(SigningKeyStatus, "signing key status", {
+    Active => "active", VerifyOnly => "verify_only", Retired => "retired",
+});
+
+/// A token-signing key of one environment's issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub environment: Environment,
+    pub algorithm: SigningAlgorithm,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Secret<Vec<u8>>,
+    pub status: SigningKeyStatus,
+    pub created_at: UnixSeconds,
+}
+
+/// An access token revoked before its expiry (RFC 7009). Kept until `expires_at`, after
+/// which the token is refused for expiry anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedToken {
+    pub jti: String,
+    pub client_id: String,
+    pub expires_at: UnixSeconds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    Viewer,
+    Auditor,
+    Operator,
+    Approver,
+    Admin,
+}
+text_enum!(AdminRole, "role", {
+    Viewer => "viewer", Auditor => "auditor", Operator => "operator",
+    Approver => "approver", Admin => "admin",
+});
+
+/// An administrator's API token. Only the SHA-256 of the token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminToken {
+    pub id: String,
+    pub name: String,
+    pub role: AdminRole,
+    pub token_sha256: String,
+    pub created_at: UnixSeconds,
+}
+
+/// Everything the data plane needs, as loaded from the store in one read.
+#[derive(Debug, Clone, Default)]
+pub struct StateDump {
+    /// Monotonic counter bumped by every change; lets nodes notice changes cheaply.
+    pub revision: i64,
+    pub partners: Vec<Partner>,
+    pub clients: Vec<Client>,
+    pub grants: Vec<Grant>,
+    pub signing_keys: Vec<SigningKey>,
+    pub revoked_tokens: Vec<RevokedToken>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_text() {
+        for e in Environment::ALL {
+            assert_eq!(e.as_str().parse::<Environment>(), Ok(e));
+        }
+        let err = "staging".parse::<Environment>().unwrap_err();
+        assert!(err.to_string().contains("production sandbox"), "{err}");
+        assert_eq!("tls_client_auth".parse(), Ok(ClientAuthMethod::TlsClientAuth));
+        assert_eq!("ES256".parse(), Ok(SigningAlgorithm::ES256));
+    }
+}

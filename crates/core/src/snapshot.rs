@@ -1,0 +1,183 @@
+//! The immutable view of partner state the data plane serves from.
+//!
+//! The gateway and the authorization server never query the store per request. They read
+//! the current [`Snapshot`] through a [`SharedSnapshot`], which the control plane replaces
+//! atomically whenever state changes; a request in flight keeps the snapshot it started with.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::clock::UnixSeconds;
+use crate::jose::{JwsSigner, VerifyingKey};
+use crate::{
+    Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, SigningKeyStatus,
+    StateDump,
+};
+
+pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+
+#[derive(Debug)]
+pub struct ClientEntry {
+    pub client: Client,
+    /// Parsed once at snapshot build, from the client's registered JWK set.
+    pub keys: Vec<VerifyingKey>,
+}
+
+/// The keys of one environment's issuer.
+#[derive(Debug, Default)]
+pub struct IssuerKeys {
+    /// Every key whose tokens are still accepted, by `kid`.
+    pub verifying: HashMap<String, VerifyingKey>,
+    /// The newest active key, which signs new tokens.
+    pub signer: Option<Arc<JwsSigner>>,
+}
+
+/// Why a client may not act right now. The text is safe to return to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientDenied {
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("the client is registered in another environment")]
+    WrongEnvironment,
+    #[error("the credential has been revoked")]
+    Revoked,
+    #[error("the credential has expired")]
+    Expired,
+    #[error("the partner is not active")]
+    PartnerInactive,
+}
+
+impl ClientDenied {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ClientDenied::UnknownClient => "unknown_client",
+            ClientDenied::WrongEnvironment => "wrong_environment",
+            ClientDenied::Revoked => "credential_revoked",
+            ClientDenied::Expired => "credential_expired",
+            ClientDenied::PartnerInactive => "partner_inactive",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub revision: i64,
+    partners: HashMap<String, Partner>,
+    clients: HashMap<String, ClientEntry>,
+    grants: HashMap<(String, Environment), Grant>,
+    issuers: HashMap<Environment, IssuerKeys>,
+    revoked_jtis: HashSet<String>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot. Entries that cannot be used (an unparsable JWK set, a corrupt
+    /// signing key) are left out and described in the returned problems, so one bad row
+    /// never takes the gateway down.
+    pub fn build(dump: StateDump) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
+        let partners = dump.partners.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let mut clients = HashMap::new();
+        for client in dump.clients {
+            let keys = match &client.jwks {
+                Some(jwks) => match VerifyingKey::set_from_jwks(jwks) {
+                    Ok(keys) => keys,
+                    Err(e) => {
+                        problems.push(format!("client {}: {e}; client left out", client.client_id));
+                        continue;
+                    }
+                },
+                None => Vec::new(),
+            };
+            clients.insert(client.client_id.clone(), ClientEntry { client, keys });
+        }
+        let grants = dump
+            .grants
+            .into_iter()
+            .map(|g| ((g.partner_id.clone(), g.environment), g))
+            .collect();
+        let mut issuers: HashMap<Environment, IssuerKeys> = HashMap::new();
+        for key in dump.signing_keys {
+            if key.status == SigningKeyStatus::Retired {
+                continue;
+            }
+            let signer = match JwsSigner::from_pkcs8(
+                key.kid.clone(),
+                key.algorithm.into(),
+                key.private_pkcs8.expose(),
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("signing key {}: {e}; key left out", key.kid));
+                    continue;
+                }
+            };
+            let entry = issuers.entry(key.environment).or_default();
+            entry.verifying.insert(key.kid.clone(), signer.verifying_key());
+            // Keys arrive oldest first, so the last active one is the newest.
+            if key.status == SigningKeyStatus::Active {
+                entry.signer = Some(Arc::new(signer));
+            }
+        }
+        let revoked_jtis = dump.revoked_tokens.into_iter().map(|r| r.jti).collect();
+        let snapshot = Self {
+            revision: dump.revision,
+            partners,
+            clients,
+            grants,
+            issuers,
+            revoked_jtis,
+        };
+        (snapshot, problems)
+    }
+
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.get(id)
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&ClientEntry> {
+        self.clients.get(client_id)
+    }
+
+    pub fn grant(&self, partner_id: &str, environment: Environment) -> Option<&Grant> {
+        self.grants.get(&(partner_id.to_string(), environment))
+    }
+
+    pub fn issuer(&self, environment: Environment) -> Option<&IssuerKeys> {
+        self.issuers.get(&environment)
+    }
+
+    pub fn is_token_revoked(&self, jti: &str) -> bool {
+        self.revoked_jtis.contains(jti)
+    }
+
+    /// The client, if it may act in `environment` at `now`: known, in that environment,
+    /// not revoked or expired, and its partner active.
+    pub fn usable_client(
+        &self,
+        client_id: &str,
+        environment: Environment,
+        now: UnixSeconds,
+    ) -> Result<&ClientEntry, ClientDenied> {
+        let entry = self.clients.get(client_id).ok_or(ClientDenied::UnknownClient)?;
+        let client = &entry.client;
+        if client.environment != environment {
+            return Err(ClientDenied::WrongEnvironment);
+        }
+        if client.status == CredentialStatus::Revoked {
+            return Err(ClientDenied::Revoked);
+        }
+        if client.expires_at.is_some_and(|exp| exp <= now) {
+            return Err(ClientDenied::Expired);
+        }
+        match self.partners.get(&client.partner_id) {
+            Some(p) if p.status == PartnerStatus::Active => Ok(entry),
+            _ => Err(ClientDenied::PartnerInactive),
+        }
+    }
+}
+
+pub fn shared(snapshot: Snapshot) -> SharedSnapshot {
+    Arc::new(ArcSwap::from_pointee(snapshot))
+}
