@@ -116,6 +116,11 @@ impl<'a> UnverifiedJws<'a> {
         })
     }
 
+    /// The payload before verification: only for choosing which key must verify it.
+    pub fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// Verifies the signature with `key`. The header's `alg` must name the key's own
     /// algorithm; the header never chooses how verification happens.
     pub fn verify(self, key: &VerifyingKey) -> Result<Vec<u8>, JoseError> {

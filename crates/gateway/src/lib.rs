@@ -1,1 +1,19 @@
+//! The data plane: one TLS listener per environment, serving the authorization server's
+//! endpoints and the published API operations through the request pipeline.
+//!
+//! Request order (see `pipeline.rs`): hygiene → route → authenticate → authorize →
+//! upstream → response.
 #![forbid(unsafe_code)]
+
+mod authn;
+mod listener;
+mod pipeline;
+pub mod proxy;
+pub mod routes;
+mod strict;
+mod token_cache;
+
+pub use listener::serve;
+pub use pipeline::{Connection, Gateway, Limits, ResponseBody};
+pub use proxy::Upstream;
+pub use routes::{Operation, RouteTable};

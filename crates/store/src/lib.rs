@@ -5,15 +5,17 @@
 //! immutable snapshot and reloads it when [`RevisionStore::revision`] moves.
 #![forbid(unsafe_code)]
 
+mod loader;
 mod sql;
 
 use async_trait::async_trait;
 use portcullis_core::clock::UnixSeconds;
 use portcullis_core::{
-    AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus,
-    RevokedToken, SigningKey, SigningKeyStatus, StateDump,
+    AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, RevokedToken,
+    SigningKey, SigningKeyStatus, StateDump,
 };
 
+pub use loader::SnapshotLoader;
 pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +63,7 @@ pub trait GrantStore: Send + Sync {
 pub trait SigningKeyStore: Send + Sync {
     async fn add_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
     async fn list_signing_keys(&self, environment: Environment) -> StoreResult<Vec<SigningKey>>;
-    async fn set_signing_key_status(&self, kid: &str, status: SigningKeyStatus)
-        -> StoreResult<()>;
+    async fn set_signing_key_status(&self, kid: &str, status: SigningKeyStatus) -> StoreResult<()>;
 }
 
 #[async_trait]

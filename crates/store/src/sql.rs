@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use portcullis_core::clock::UnixSeconds;
 use portcullis_core::model::UnknownValue;
 use portcullis_core::{
-    AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus,
-    RevokedToken, Secret, SigningKey, SigningKeyStatus, StateDump,
+    AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, RevokedToken,
+    Secret, SigningKey, SigningKeyStatus, StateDump,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::error::ErrorKind;
@@ -345,7 +345,8 @@ async fn select_clients(
             sqlx::query(&sql).bind(partner_id).fetch_all(conn).await?
         }
         None => {
-            let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id");
+            let sql =
+                format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id");
             sqlx::query(&sql).fetch_all(conn).await?
         }
     };
@@ -560,8 +561,9 @@ impl GrantStore for SqlStore {
     }
 
     async fn get_grant(&self, partner_id: &str, environment: Environment) -> StoreResult<Grant> {
-        let sql =
-            format!("SELECT {GRANT_COLUMNS} FROM grants WHERE partner_id = $1 AND environment = $2");
+        let sql = format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE partner_id = $1 AND environment = $2"
+        );
         let row = sqlx::query(&sql)
             .bind(partner_id)
             .bind(environment.as_str())

@@ -120,7 +120,7 @@ pub(crate) fn generate(prng: &mut Prng, customer_id: String, reference: OffsetDa
         date_of_birth,
         account_name: format!("{title} {initial} {family_name}"),
         town,
-        employer: prng.pick(names::EMPLOYERS),
+        employer: *prng.pick(names::EMPLOYERS),
     }
 }
 

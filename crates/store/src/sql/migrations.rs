@@ -132,12 +132,14 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> StoreResult<()> {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .bind(SystemClock.now())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(SystemClock.now())
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -2,10 +2,19 @@ use super::*;
 
 #[test]
 fn recognises_backends_by_scheme() {
-    assert_eq!(Backend::from_url("sqlite:///tmp/x.db"), Some(Backend::Sqlite));
+    assert_eq!(
+        Backend::from_url("sqlite:///tmp/x.db"),
+        Some(Backend::Sqlite)
+    );
     assert_eq!(Backend::from_url("SQLite://x.db"), Some(Backend::Sqlite));
-    assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
-    assert_eq!(Backend::from_url("postgresql://u@h/db"), Some(Backend::Postgres));
+    assert_eq!(
+        Backend::from_url("postgres://u@h/db"),
+        Some(Backend::Postgres)
+    );
+    assert_eq!(
+        Backend::from_url("postgresql://u@h/db"),
+        Some(Backend::Postgres)
+    );
     assert_eq!(Backend::from_url("postgresql:db"), None);
     assert_eq!(Backend::from_url("mysql://u@h/db"), None);
     assert_eq!(Backend::from_url("/tmp/x.db"), None);
@@ -13,17 +22,26 @@ fn recognises_backends_by_scheme() {
 
 #[test]
 fn sqlite_urls_create_the_file_unless_a_mode_is_given() {
-    assert_eq!(sqlite_url_with_create("sqlite:///d/s.db"), "sqlite:///d/s.db?mode=rwc");
+    assert_eq!(
+        sqlite_url_with_create("sqlite:///d/s.db"),
+        "sqlite:///d/s.db?mode=rwc"
+    );
     assert_eq!(
         sqlite_url_with_create("sqlite:///d/s.db?cache=private"),
         "sqlite:///d/s.db?cache=private&mode=rwc"
     );
-    assert_eq!(sqlite_url_with_create("sqlite:///d/s.db?mode=ro"), "sqlite:///d/s.db?mode=ro");
+    assert_eq!(
+        sqlite_url_with_create("sqlite:///d/s.db?mode=ro"),
+        "sqlite:///d/s.db?mode=ro"
+    );
 }
 
 #[test]
 fn redacts_credentials_from_urls() {
-    assert_eq!(redact_url("mysql://root:hunter2@db:3306/x"), "mysql://***@db:3306/x");
+    assert_eq!(
+        redact_url("mysql://root:hunter2@db:3306/x"),
+        "mysql://***@db:3306/x"
+    );
     assert_eq!(redact_url("mysql://db/x?u=a@b"), "mysql://db/x?u=a@b");
     assert_eq!(redact_url("nonsense"), "nonsense");
 }

@@ -1,0 +1,93 @@
+//! OAuth 2.0 error responses (RFC 6749 §5.2) with their registered codes.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use serde_json::json;
+
+/// The RFC 6749 / RFC 7009 error codes this server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    UnsupportedTokenType,
+    ServerError,
+}
+
+impl OAuthErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// An OAuth error answer. The description is written for the client developer and never
+/// carries internals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: OAuthErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self { code, description: description.into() }
+    }
+
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, d)
+    }
+
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidClient, d)
+    }
+
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidScope, d)
+    }
+
+    pub fn server_error() -> Self {
+        Self::new(OAuthErrorCode::ServerError, "the authorization server could not complete the request")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.code {
+            // RFC 6749 §5.2 allows 401 for failed client authentication.
+            OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        let body = json!({"error": self.code.as_str(), "error_description": self.description});
+        let mut response = json_response(self.status(), &body);
+        if self.code == OAuthErrorCode::InvalidClient {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\", error=\"invalid_client\""),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON response that is never cached (RFC 6749 §5.1).
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

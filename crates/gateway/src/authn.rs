@@ -1,0 +1,120 @@
+//! Authentication of API requests: the bearer access token (RFC 6750, RFC 9068) and its
+//! certificate binding (RFC 8705).
+
+use std::sync::Arc;
+
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+use portcullis_core::problem::Problem;
+use portcullis_core::token::{verify_access_token, AccessTokenClaims, TokenExpectations};
+use portcullis_core::Snapshot;
+use portcullis_tls::PeerIdentity;
+
+use crate::token_cache::TokenCache;
+
+/// Why authentication failed: a bounded reason for logs and metrics, and the answer.
+#[derive(Debug)]
+pub struct AuthnFailure {
+    pub reason: &'static str,
+    pub problem: Problem,
+}
+
+fn fail(reason: &'static str, error: Option<&'static str>, detail: &str) -> AuthnFailure {
+    AuthnFailure { reason, problem: Problem::unauthorized(error, detail) }
+}
+
+/// The token from `Authorization: Bearer <token>`, strictly (RFC 6750 §2.1).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthnFailure> {
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| fail("missing_token", None, "an access token is required"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| fail("malformed_header", Some("invalid_request"), "the Authorization header is not ASCII"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| fail("malformed_header", Some("invalid_request"), "expected Authorization: Bearer <token>"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(fail("wrong_scheme", Some("invalid_request"), "only the Bearer scheme is accepted"));
+    }
+    let token = token.trim();
+    if token.is_empty() || token.contains(' ') {
+        return Err(fail("malformed_header", Some("invalid_request"), "expected Authorization: Bearer <token>"));
+    }
+    Ok(token)
+}
+
+pub struct Authenticator<'a> {
+    pub snapshot: &'a Snapshot,
+    pub cache: &'a TokenCache,
+    pub expect: TokenExpectations<'a>,
+    pub environment: portcullis_core::Environment,
+}
+
+impl Authenticator<'_> {
+    /// Returns the verified claims of the request's token, bound to `peer` when the token
+    /// says so.
+    pub fn authenticate(&self, headers: &HeaderMap, peer: Option<&PeerIdentity>) -> Result<Arc<AccessTokenClaims>, AuthnFailure> {
+        let token = bearer_token(headers)?;
+        let now = self.expect.now;
+        let claims = match self.cache.get(token, now) {
+            Some(claims) => claims,
+            None => {
+                let keys = self
+                    .snapshot
+                    .issuer(self.environment)
+                    .map(|i| &i.verifying)
+                    .ok_or_else(|| fail("unknown_key", Some("invalid_token"), "no signing keys are configured"))?;
+                let claims = verify_access_token(token, keys, &self.expect)
+                    .map_err(|e| fail(e.reason(), Some("invalid_token"), &e.to_string()))?;
+                let claims = Arc::new(claims);
+                self.cache.insert(token, claims.clone(), now);
+                claims
+            }
+        };
+        if let Some(bound) = claims.certificate_thumbprint() {
+            match peer {
+                Some(p) if p.thumbprint == bound => {}
+                Some(_) => {
+                    return Err(fail(
+                        "certificate_mismatch",
+                        Some("invalid_token"),
+                        "the token is bound to another client certificate",
+                    ))
+                }
+                None => {
+                    return Err(fail(
+                        "certificate_missing",
+                        Some("invalid_token"),
+                        "the token is bound to a client certificate; present it on the connection",
+                    ))
+                }
+            }
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(v: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_parsing_is_strict() {
+        assert_eq!(bearer_token(&headers(b"Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(&headers(b"bearer abc")).unwrap(), "abc");
+        for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"Bearer a b", b"DPoP abc", b"Bearer \xff"] {
+            assert!(bearer_token(&headers(bad)).is_err(), "{bad:?}");
+        }
+        let missing = bearer_token(&HeaderMap::new()).unwrap_err();
+        assert_eq!(missing.reason, "missing_token");
+        assert_eq!(missing.problem.www_authenticate.as_deref(), Some("Bearer realm=\"portcullis\""));
+    }
+}

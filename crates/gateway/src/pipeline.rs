@@ -1,0 +1,297 @@
+//! The request pipeline of one environment's gateway, in request order. Each step is a
+//! module of its own; this file only assembles them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use portcullis_authorization_server::{owns_path, AuthorizationServer, MAX_FORM_BYTES};
+use portcullis_core::clock::Clock;
+use portcullis_core::problem::Problem;
+use portcullis_core::snapshot::SharedSnapshot;
+use portcullis_core::token::TokenExpectations;
+use portcullis_core::Environment;
+use portcullis_tls::PeerIdentity;
+
+use crate::authn::Authenticator;
+use crate::proxy::{sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError};
+use crate::routes::{RouteMatch, RouteTable};
+use crate::strict::check_request_headers;
+use crate::token_cache::TokenCache;
+
+pub type ResponseBody = BoxBody<Bytes, hyper::Error>;
+
+/// Per-listener limits against slow or oversized clients and slow upstreams.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub tls_handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    /// Tolerated clock skew when checking token times.
+    pub leeway_seconds: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 1024 * 1024,
+            leeway_seconds: 5,
+        }
+    }
+}
+
+/// What the gateway knows about the connection a request arrived on.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub remote: SocketAddr,
+    /// The verified client certificate, if one was presented.
+    pub peer: Option<PeerIdentity>,
+}
+
+pub struct Gateway {
+    pub environment: Environment,
+    pub issuer: String,
+    pub audience: String,
+    pub routes: RouteTable,
+    pub limits: Limits,
+    snapshot: SharedSnapshot,
+    authorization_server: Arc<AuthorizationServer>,
+    upstream: Upstream,
+    token_cache: TokenCache,
+    clock: Arc<dyn Clock>,
+}
+
+fn full(bytes: Bytes) -> ResponseBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// The outcome of one request, for the access log line.
+struct Decision {
+    operation: Option<String>,
+    partner_id: Option<String>,
+    client_id: Option<String>,
+    reason: &'static str,
+}
+
+impl Gateway {
+    pub fn new(
+        routes: RouteTable,
+        limits: Limits,
+        snapshot: SharedSnapshot,
+        authorization_server: Arc<AuthorizationServer>,
+        upstream: Upstream,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let config = authorization_server.config();
+        Self {
+            environment: config.environment,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            routes,
+            limits,
+            snapshot,
+            authorization_server,
+            upstream,
+            token_cache: TokenCache::new(100_000),
+            clock,
+        }
+    }
+
+    /// Answers one request; never fails, every error becomes a problem+json answer.
+    pub async fn handle(&self, request: Request<Incoming>, conn: &Connection) -> Response<ResponseBody> {
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let interaction_id = interaction_id(request.headers());
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let mut decision = Decision { operation: None, partner_id: None, client_id: None, reason: "allowed" };
+        let mut response = match self.process(request, conn, &request_id, &interaction_id, &mut decision).await {
+            Ok(r) => r,
+            Err(problem) => problem.into_response::<Bytes>(&request_id).map(full),
+        };
+        let headers = response.headers_mut();
+        set_header(headers, "x-request-id", &request_id);
+        set_header(headers, "x-fapi-interaction-id", &interaction_id);
+        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        headers.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000"));
+        if !headers.contains_key(http::header::CACHE_CONTROL) {
+            headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        let status = response.status().as_u16();
+        let latency_us = started.elapsed().as_micros() as u64;
+        let environment = self.environment.as_str();
+        let (operation, partner, client) = (
+            decision.operation.as_deref().unwrap_or("-"),
+            decision.partner_id.as_deref().unwrap_or("-"),
+            decision.client_id.as_deref().unwrap_or("-"),
+        );
+        if status < 400 {
+            tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
+        } else {
+            tracing::info!(%request_id, environment, %method, %path, operation, partner, client, status, latency_us, reason = decision.reason, remote = %conn.remote.ip(), "request denied");
+        }
+        response
+    }
+
+    async fn process(
+        &self,
+        request: Request<Incoming>,
+        conn: &Connection,
+        request_id: &str,
+        interaction_id: &str,
+        decision: &mut Decision,
+    ) -> Result<Response<ResponseBody>, Problem> {
+        // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
+        check_request_headers(request.headers()).inspect_err(|_| decision.reason = "malformed_request")?;
+
+        // The authorization server shares the listener; it authenticates its own callers.
+        if owns_path(request.uri().path()) {
+            decision.operation = Some("oauth".into());
+            let (parts, body) = request.into_parts();
+            let body = self.read_body(body, MAX_FORM_BYTES).await?;
+            let response = self
+                .authorization_server
+                .handle(Request::from_parts(parts, body), conn.peer.as_ref())
+                .await;
+            return Ok(response.map(full));
+        }
+
+        // 2. Route: method and path to an operation.
+        let snapshot = self.snapshot.load();
+        let path = request.uri().path();
+        let operation = match self.routes.find(request.method(), path) {
+            RouteMatch::Found { operation, .. } => operation,
+            RouteMatch::MethodNotAllowed { allowed } => {
+                decision.reason = "method_not_allowed";
+                let mut p = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed", "this operation does not accept that method");
+                p.detail = format!("allowed: {}", allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
+                return Err(p);
+            }
+            RouteMatch::NotFound => {
+                decision.reason = "no_route";
+                return Err(Problem::not_found("no API operation at this path"));
+            }
+            RouteMatch::Invalid => {
+                decision.reason = "invalid_path";
+                return Err(Problem::bad_request("the path must be canonical: no empty, dot or percent-encoded segments"));
+            }
+        };
+        decision.operation = Some(operation.id.clone());
+
+        // 3. Authenticate: token signature, type, issuer, audience, times, certificate binding.
+        let now = self.clock.now();
+        let authenticator = Authenticator {
+            snapshot: &snapshot,
+            cache: &self.token_cache,
+            expect: TokenExpectations { issuer: &self.issuer, audience: &self.audience, leeway_seconds: self.limits.leeway_seconds, now },
+            environment: self.environment,
+        };
+        let claims = authenticator.authenticate(request.headers(), conn.peer.as_ref()).map_err(|f| {
+            decision.reason = f.reason;
+            f.problem
+        })?;
+        decision.client_id = Some(claims.client_id.clone());
+        decision.partner_id = Some(claims.partner_id.clone());
+
+        // 4. Authorize: token not revoked, credential and partner usable now, scope held.
+        if snapshot.is_token_revoked(&claims.jti) {
+            decision.reason = "token_revoked";
+            return Err(Problem::unauthorized(Some("invalid_token"), "the token has been revoked"));
+        }
+        let client = snapshot.usable_client(&claims.client_id, self.environment, now).map_err(|denied| {
+            decision.reason = denied.reason();
+            Problem::unauthorized(Some("invalid_token"), denied.to_string())
+        })?;
+        if client.client.partner_id != claims.partner_id {
+            decision.reason = "partner_mismatch";
+            return Err(Problem::unauthorized(Some("invalid_token"), "the token does not match its client"));
+        }
+        if !claims.has_scope(&operation.scope) {
+            decision.reason = "insufficient_scope";
+            return Err(Problem::insufficient_scope(&operation.scope));
+        }
+        if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key") {
+            decision.reason = "missing_idempotency_key";
+            return Err(Problem::bad_request("this operation requires an Idempotency-Key header"));
+        }
+
+        // 7. Upstream: bounded body, sanitized headers, trusted identity added.
+        let (mut parts, body) = request.into_parts();
+        let body = self.read_body(body, self.limits.max_body_bytes).await.inspect_err(|_| decision.reason = "body_rejected")?;
+        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        sanitize_request_headers(&mut parts.headers);
+        let headers = &mut parts.headers;
+        set_header(headers, "x-portcullis-partner-id", &claims.partner_id);
+        set_header(headers, "x-portcullis-client-id", &claims.client_id);
+        set_header(headers, "x-portcullis-scopes", &claims.scope);
+        set_header(headers, "x-portcullis-environment", self.environment.as_str());
+        set_header(headers, "x-portcullis-operation", &operation.id);
+        set_header(headers, "x-request-id", request_id);
+        set_header(headers, "x-fapi-interaction-id", interaction_id);
+        set_header(headers, "x-forwarded-for", &conn.remote.ip().to_string());
+        set_header(headers, "x-forwarded-proto", "https");
+        let upstream_request = Request::from_parts(parts, Full::new(body));
+        let response = self.upstream.send(upstream_request, &path_and_query).await.map_err(|e| {
+            tracing::warn!(%request_id, error = %e, "upstream failed");
+            match e {
+                UpstreamError::Timeout(_) => {
+                    decision.reason = "upstream_timeout";
+                    Problem::new(StatusCode::GATEWAY_TIMEOUT, "upstream-timeout", "Gateway Timeout", "the upstream service did not answer in time")
+                }
+                UpstreamError::Unavailable(_) => {
+                    decision.reason = "upstream_unavailable";
+                    Problem::new(StatusCode::BAD_GATEWAY, "upstream-unavailable", "Bad Gateway", "the upstream service is unavailable")
+                }
+            }
+        })?;
+
+        // 8. Response: hop-by-hop headers removed; the body streams through.
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Ok(Response::from_parts(parts, body.boxed()))
+    }
+
+    /// Reads a request body whole, within the size limit and the read timeout.
+    async fn read_body(&self, body: Incoming, limit: usize) -> Result<Bytes, Problem> {
+        let read = Limited::new(body, limit).collect();
+        match tokio::time::timeout(self.limits.body_read_timeout, read).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload Too Large",
+                format!("the request body exceeds {limit} bytes"),
+            )),
+            Ok(Err(_)) => Err(Problem::bad_request("the request body could not be read")),
+            Err(_) => Err(Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request Timeout",
+                format!("the request body was not received within {:?}", self.limits.body_read_timeout),
+            )),
+        }
+    }
+}
+
+/// Echo the client's `x-fapi-interaction-id` when it is a sane token, else mint one.
+fn interaction_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-fapi-interaction-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
