@@ -246,6 +246,21 @@ impl VerifyingKey {
         jwk
     }
 
+    /// The RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic
+    /// order. Used as `kid`, so a client and its registration agree without coordination.
+    pub fn thumbprint(&self) -> String {
+        let canonical = match &self.key {
+            PublicKeyBytes::Ed25519(x) => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x)),
+            PublicKeyBytes::P256(p) => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                b64(&p[1..33]),
+                b64(&p[33..65])
+            ),
+            PublicKeyBytes::Rsa { n, e } => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n)),
+        };
+        sha256_b64(canonical.as_bytes())
+    }
+
     fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
         let result = match &self.key {
             PublicKeyBytes::Ed25519(x) => {

@@ -6,14 +6,12 @@
 #![forbid(unsafe_code)]
 
 mod authn;
-mod listener;
 mod pipeline;
 pub mod proxy;
 pub mod routes;
 mod strict;
 mod token_cache;
 
-pub use listener::serve;
-pub use pipeline::{Connection, Gateway, Limits, ResponseBody};
+pub use pipeline::{Gateway, Limits, ResponseBody};
 pub use proxy::Upstream;
 pub use routes::{Operation, RouteTable};

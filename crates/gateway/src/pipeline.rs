@@ -1,7 +1,6 @@
 //! The request pipeline of one environment's gateway, in request order. Each step is a
 //! module of its own; this file only assembles them.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use portcullis_core::problem::Problem;
 use portcullis_core::snapshot::SharedSnapshot;
 use portcullis_core::token::TokenExpectations;
 use portcullis_core::Environment;
-use portcullis_tls::PeerIdentity;
+use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
 use crate::proxy::{sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError};
@@ -26,14 +25,10 @@ use crate::token_cache::TokenCache;
 
 pub type ResponseBody = BoxBody<Bytes, hyper::Error>;
 
-/// Per-listener limits against slow or oversized clients and slow upstreams.
+/// Request-level limits; connection-level ones are in [`portcullis_tls::ConnectionLimits`].
 #[derive(Debug, Clone)]
 pub struct Limits {
-    pub tls_handshake_timeout: Duration,
-    pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub max_headers: usize,
     pub max_body_bytes: usize,
     /// Tolerated clock skew when checking token times.
     pub leeway_seconds: i64,
@@ -42,23 +37,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            tls_handshake_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
-            max_header_bytes: 16 * 1024,
-            max_headers: 64,
             max_body_bytes: 1024 * 1024,
             leeway_seconds: 5,
         }
     }
-}
-
-/// What the gateway knows about the connection a request arrived on.
-#[derive(Debug, Clone)]
-pub struct Connection {
-    pub remote: SocketAddr,
-    /// The verified client certificate, if one was presented.
-    pub peer: Option<PeerIdentity>,
 }
 
 pub struct Gateway {
@@ -111,7 +94,7 @@ impl Gateway {
     }
 
     /// Answers one request; never fails, every error becomes a problem+json answer.
-    pub async fn handle(&self, request: Request<Incoming>, conn: &Connection) -> Response<ResponseBody> {
+    pub async fn handle(&self, request: Request<Incoming>, conn: &ConnectionInfo) -> Response<ResponseBody> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let interaction_id = interaction_id(request.headers());
@@ -149,7 +132,7 @@ impl Gateway {
     async fn process(
         &self,
         request: Request<Incoming>,
-        conn: &Connection,
+        conn: &ConnectionInfo,
         request_id: &str,
         interaction_id: &str,
         decision: &mut Decision,

@@ -1,1 +1,113 @@
-fn main() {}
+//! `portcullis`: the one binary of the gateway, its control plane and its tools.
+#![forbid(unsafe_code)]
+
+mod app;
+mod config;
+mod demo;
+mod token_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use portcullis_core::SystemClock;
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "An API gateway and control plane for sharing financial APIs with partners")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole system on 127.0.0.1 with demo partners, a development PKI and the
+    /// synthetic bank; writes DIR/demo.json and prints a walkthrough.
+    Demo {
+        /// Data directory (store, PKI, demo.json); a new temporary directory if omitted.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run the roles a configuration file describes.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only load and validate the configuration, then exit.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Obtain an access token with private_key_jwt or mutual TLS and print it.
+    Token(token_cmd::TokenArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo { dir } => {
+                init_logging();
+                demo::run(dir).await
+            }
+            Command::Serve { config, check } => {
+                init_logging();
+                serve(config, check).await
+            }
+            Command::Token(args) => token_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
+    let config = config::Config::load(&path).map_err(|e| format!("invalid configuration:\n{e}"))?;
+    if check {
+        println!("{}: configuration is valid", path.display());
+        return Ok(());
+    }
+    let running = app::start(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    if let Some(token) = &running.bootstrap_admin_token {
+        let file = config.data_dir.join("admin-token");
+        demo::write_secret_file(&file, token.expose()).map_err(|e| format!("{}: {e}", file.display()))?;
+        tracing::warn!(file = %file.display(), "first start: created the bootstrap admin token; move it somewhere safe");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -53,7 +53,11 @@ pub(crate) struct ObError {
 }
 
 impl ObError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>, errors: Vec<ErrorDetail>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        message: impl Into<String>,
+        errors: Vec<ErrorDetail>,
+    ) -> Self {
         Self {
             status,
             message: message.into(),
@@ -134,7 +138,8 @@ mod tests {
     fn body_has_the_ob_shape() {
         let err = ObError::single(
             StatusCode::BAD_REQUEST,
-            ErrorDetail::new(code::FIELD_MISSING, "CreditorAccount is required").at("Data.Initiation.CreditorAccount"),
+            ErrorDetail::new(code::FIELD_MISSING, "CreditorAccount is required")
+                .at("Data.Initiation.CreditorAccount"),
         );
         let json: serde_json::Value = serde_json::from_slice(&err.to_json("abc")).unwrap();
         assert_eq!(
@@ -154,7 +159,8 @@ mod tests {
 
     #[test]
     fn path_is_omitted_when_absent() {
-        let json: serde_json::Value = serde_json::from_slice(&ObError::not_found("Account").to_json("x")).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&ObError::not_found("Account").to_json("x")).unwrap();
         assert_eq!(json["Code"], "404");
         assert!(json["Errors"][0].get("Path").is_none());
         assert_eq!(json["Errors"][0]["ErrorCode"], "UK.OBIE.Resource.NotFound");

@@ -88,7 +88,11 @@ mod tests {
 
     #[test]
     fn generated_ibans_are_valid() {
-        for (sort, acc) in [("000000", "00000000"), ("990123", "41234567"), ("123456", "99999999")] {
+        for (sort, acc) in [
+            ("000000", "00000000"),
+            ("990123", "41234567"),
+            ("123456", "99999999"),
+        ] {
             let iban = gb_iban(sort, acc);
             assert_eq!(iban.len(), 22, "{iban}");
             assert!(iban.starts_with("GB"));

@@ -15,16 +15,55 @@ pub(crate) const FEMALE_GIVEN_NAMES: &[&str] = &[
 ];
 
 pub(crate) const FAMILY_NAMES: &[&str] = &[
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel",
-    "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall",
-    "Wood", "Jackson", "Clarke", "Khan", "Hughes", "Edwards", "Murphy", "Kowalski", "Okafor",
-    "MacLeod", "Fraser", "Pritchard", "Chen", "Nowak",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "Khan",
+    "Hughes",
+    "Edwards",
+    "Murphy",
+    "Kowalski",
+    "Okafor",
+    "MacLeod",
+    "Fraser",
+    "Pritchard",
+    "Chen",
+    "Nowak",
 ];
 
 pub(crate) const STREETS: &[&str] = &[
-    "Acacia Avenue", "Juniper Close", "Mill Lane", "Station Road", "Kestrel Way",
-    "Orchard Grove", "Foundry Street", "Larkspur Drive", "Canal Walk", "Beacon Hill Road",
-    "Willowbank Crescent", "Quarry Terrace", "Harebell Gardens", "Tannery Row",
+    "Acacia Avenue",
+    "Juniper Close",
+    "Mill Lane",
+    "Station Road",
+    "Kestrel Way",
+    "Orchard Grove",
+    "Foundry Street",
+    "Larkspur Drive",
+    "Canal Walk",
+    "Beacon Hill Road",
+    "Willowbank Crescent",
+    "Quarry Terrace",
+    "Harebell Gardens",
+    "Tannery Row",
 ];
 
 /// Town and the postcode area letters used there.
@@ -63,26 +102,36 @@ pub(crate) const EMPLOYERS: &[&str] = &[
 ];
 
 pub(crate) const NICKNAMES_CURRENT: &[&str] = &["Everyday", "Main account", "Bills", "Current"];
-pub(crate) const NICKNAMES_SAVINGS: &[&str] = &["Rainy day", "Holiday pot", "House deposit", "Savings"];
+pub(crate) const NICKNAMES_SAVINGS: &[&str] =
+    &["Rainy day", "Holiday pot", "House deposit", "Savings"];
 
-/// A fixed monthly outgoing: payee, MCC-free direct debit or standing order.
+/// A fixed monthly direct debit.
 pub(crate) struct Bill {
     pub(crate) payee: &'static str,
-    /// Amount range in pence.
+    /// Amount range in pence; each customer pays one fixed amount from it.
     pub(crate) min_pence: i64,
     pub(crate) max_pence: i64,
     /// Day of the month it is collected.
     pub(crate) day: u8,
 }
 
+const fn bill(payee: &'static str, min_pence: i64, max_pence: i64, day: u8) -> Bill {
+    Bill {
+        payee,
+        min_pence,
+        max_pence,
+        day,
+    }
+}
+
 pub(crate) const BILLS: &[Bill] = &[
-    Bill { payee: "BRACKENFIELD BC CTAX", min_pence: 11_000, max_pence: 22_000, day: 1 },
-    Bill { payee: "BRIGHTWATER ENERGY", min_pence: 6_000, max_pence: 18_000, day: 5 },
-    Bill { payee: "VALLEYSTREAM WATER", min_pence: 2_500, max_pence: 5_000, day: 9 },
-    Bill { payee: "FLICKBOX STREAMING", min_pence: 799, max_pence: 1_799, day: 12 },
-    Bill { payee: "SKYLARK BROADBAND", min_pence: 2_500, max_pence: 4_500, day: 15 },
-    Bill { payee: "CHATTERBOX MOBILE", min_pence: 1_000, max_pence: 4_000, day: 18 },
-    Bill { payee: "IRONWORKS GYM", min_pence: 2_000, max_pence: 5_000, day: 3 },
+    bill("BRACKENFIELD BC CTAX", 11_000, 22_000, 1),
+    bill("BRIGHTWATER ENERGY", 6_000, 18_000, 5),
+    bill("VALLEYSTREAM WATER", 2_500, 5_000, 9),
+    bill("FLICKBOX STREAMING", 799, 1_799, 12),
+    bill("SKYLARK BROADBAND", 2_500, 4_500, 15),
+    bill("CHATTERBOX MOBILE", 1_000, 4_000, 18),
+    bill("IRONWORKS GYM", 2_000, 5_000, 3),
 ];
 
 /// Housing payees: (payee, is mortgage).
@@ -103,31 +152,54 @@ pub(crate) struct Merchant {
     pub(crate) weight: u64,
 }
 
+const fn merchant(
+    name: &'static str,
+    mcc: &'static str,
+    min_pence: i64,
+    max_pence: i64,
+    weight: u64,
+) -> Merchant {
+    Merchant {
+        name,
+        mcc,
+        min_pence,
+        max_pence,
+        weight,
+    }
+}
+
 pub(crate) const MERCHANTS: &[Merchant] = &[
-    Merchant { name: "Greenleaf Grocers", mcc: "5411", min_pence: 800, max_pence: 9_500, weight: 10 },
-    Merchant { name: "Corner Basket Market", mcc: "5411", min_pence: 250, max_pence: 2_500, weight: 8 },
-    Merchant { name: "Hillside Fresh Foods", mcc: "5411", min_pence: 1_500, max_pence: 11_000, weight: 5 },
-    Merchant { name: "Bean & Bramble", mcc: "5814", min_pence: 250, max_pence: 650, weight: 9 },
-    Merchant { name: "Steamline Coffee", mcc: "5814", min_pence: 280, max_pence: 900, weight: 6 },
-    Merchant { name: "The Copper Kettle", mcc: "5812", min_pence: 1_500, max_pence: 6_500, weight: 3 },
-    Merchant { name: "Saffron Lane Kitchen", mcc: "5812", min_pence: 1_800, max_pence: 8_500, weight: 3 },
-    Merchant { name: "Little Napoli Pizzeria", mcc: "5812", min_pence: 1_200, max_pence: 4_500, weight: 3 },
-    Merchant { name: "The Wandering Heron", mcc: "5813", min_pence: 450, max_pence: 4_800, weight: 4 },
-    Merchant { name: "Metroline Travel", mcc: "4111", min_pence: 175, max_pence: 950, weight: 8 },
-    Merchant { name: "Northline Rail", mcc: "4112", min_pence: 1_200, max_pence: 9_800, weight: 2 },
-    Merchant { name: "Swift Cabs", mcc: "4121", min_pence: 850, max_pence: 3_200, weight: 3 },
-    Merchant { name: "Roadstar Fuel", mcc: "5541", min_pence: 3_500, max_pence: 8_500, weight: 3 },
-    Merchant { name: "Parcelbox Online", mcc: "5999", min_pence: 600, max_pence: 12_000, weight: 5 },
-    Merchant { name: "Pageturner Books", mcc: "5942", min_pence: 500, max_pence: 4_000, weight: 2 },
-    Merchant { name: "Wellspring Pharmacy", mcc: "5912", min_pence: 300, max_pence: 2_500, weight: 3 },
-    Merchant { name: "Starlight Cinema", mcc: "7832", min_pence: 800, max_pence: 3_000, weight: 2 },
-    Merchant { name: "Threadwell Clothing", mcc: "5651", min_pence: 1_500, max_pence: 9_000, weight: 2 },
-    Merchant { name: "Fixit Hardware", mcc: "5251", min_pence: 400, max_pence: 6_000, weight: 2 },
+    merchant("Greenleaf Grocers", "5411", 800, 9_500, 10),
+    merchant("Corner Basket Market", "5411", 250, 2_500, 8),
+    merchant("Hillside Fresh Foods", "5411", 1_500, 11_000, 5),
+    merchant("Bean & Bramble", "5814", 250, 650, 9),
+    merchant("Steamline Coffee", "5814", 280, 900, 6),
+    merchant("The Copper Kettle", "5812", 1_500, 6_500, 3),
+    merchant("Saffron Lane Kitchen", "5812", 1_800, 8_500, 3),
+    merchant("Little Napoli Pizzeria", "5812", 1_200, 4_500, 3),
+    merchant("The Wandering Heron", "5813", 450, 4_800, 4),
+    merchant("Metroline Travel", "4111", 175, 950, 8),
+    merchant("Northline Rail", "4112", 1_200, 9_800, 2),
+    merchant("Swift Cabs", "4121", 850, 3_200, 3),
+    merchant("Roadstar Fuel", "5541", 3_500, 8_500, 3),
+    merchant("Parcelbox Online", "5999", 600, 12_000, 5),
+    merchant("Pageturner Books", "5942", 500, 4_000, 2),
+    merchant("Wellspring Pharmacy", "5912", 300, 2_500, 3),
+    merchant("Starlight Cinema", "7832", 800, 3_000, 2),
+    merchant("Threadwell Clothing", "5651", 1_500, 9_000, 2),
+    merchant("Fixit Hardware", "5251", 400, 6_000, 2),
 ];
 
 /// References on person-to-person transfers.
 pub(crate) const P2P_REFERENCES: &[&str] = &[
-    "DINNER", "TICKETS", "BIRTHDAY", "THANKS", "HOLIDAY SHARE", "TAXI", "GIFT", "LOAN REPAY",
+    "DINNER",
+    "TICKETS",
+    "BIRTHDAY",
+    "THANKS",
+    "HOLIDAY SHARE",
+    "TAXI",
+    "GIFT",
+    "LOAN REPAY",
 ];
 
 // The generator picks from these lists by index; an empty list would be a programming error,

@@ -76,31 +76,30 @@ impl Payments {
         }
         let digest = digest(&request);
 
-        let created = {
-            let mut keys = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            match keys.by_key.get(key) {
-                Some(earlier) if earlier.request_digest == digest => earlier.clone(),
-                Some(_) => {
-                    return Err(ObError::single(
+        let created =
+            {
+                let mut keys = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                match keys.by_key.get(key) {
+                    Some(earlier) if earlier.request_digest == digest => earlier.clone(),
+                    Some(_) => return Err(ObError::single(
                         StatusCode::CONFLICT,
                         ErrorDetail::new(
                             code::HEADER_INVALID,
                             "This Idempotency-Key was already used with a different request body",
                         )
                         .at("Idempotency-Key"),
-                    ))
+                    )),
+                    None => {
+                        let created = Created {
+                            request_digest: digest,
+                            payment_id: format!("pay-{}", uuid::Uuid::new_v4().simple()),
+                            created_at: now,
+                        };
+                        keys.insert(key.to_owned(), created.clone());
+                        created
+                    }
                 }
-                None => {
-                    let created = Created {
-                        request_digest: digest,
-                        payment_id: format!("pay-{}", uuid::Uuid::new_v4().simple()),
-                        created_at: now,
-                    };
-                    keys.insert(key.to_owned(), created.clone());
-                    created
-                }
-            }
-        };
+            };
         render(&request, &created)
     }
 }
@@ -162,12 +161,16 @@ fn render(request: &Value, created: &Created) -> Result<Bytes, ObError> {
         initiation: &'a Value,
     }
     let data = request.get("Data");
-    let initiation = data.and_then(|d| d.get("Initiation")).ok_or_else(ObError::internal)?;
+    let initiation = data
+        .and_then(|d| d.get("Initiation"))
+        .ok_or_else(ObError::internal)?;
     let at = format::date_time(created.created_at);
     envelope(
         &Data {
             domestic_payment_id: &created.payment_id,
-            consent_id: data.and_then(|d| d.get("ConsentId")).and_then(Value::as_str),
+            consent_id: data
+                .and_then(|d| d.get("ConsentId"))
+                .and_then(Value::as_str),
             status: "AcceptedSettlementInProcess",
             creation_date_time: at.clone(),
             status_update_date_time: at,
@@ -182,7 +185,10 @@ fn render(request: &Value, created: &Created) -> Result<Bytes, ObError> {
 fn validate(request: &Value) -> Vec<ErrorDetail> {
     let mut v = Validator::default();
     let Some(root) = request.as_object() else {
-        return vec![ErrorDetail::new(code::RESOURCE_INVALID_FORMAT, "The body must be a JSON object")];
+        return vec![ErrorDetail::new(
+            code::RESOURCE_INVALID_FORMAT,
+            "The body must be a JSON object",
+        )];
     };
     let Some(data) = v.object(root, "", "Data", true) else {
         return v.errors;
@@ -199,12 +205,20 @@ fn validate(request: &Value) -> Vec<ErrorDetail> {
         let path = "Data.Initiation.InstructedAmount";
         if let Some(value) = v.text(amount, path, "Amount", 32, true) {
             if !is_positive_amount(value) {
-                v.invalid(path, "Amount", "must be a positive decimal with at most 2 decimal places, e.g. \"10.00\"");
+                v.invalid(
+                    path,
+                    "Amount",
+                    "must be a positive decimal with at most 2 decimal places, e.g. \"10.00\"",
+                );
             }
         }
         if let Some(currency) = v.text(amount, path, "Currency", 3, true) {
             if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
-                v.invalid(path, "Currency", "must be a 3-letter ISO 4217 code, e.g. \"GBP\"");
+                v.invalid(
+                    path,
+                    "Currency",
+                    "must be a 3-letter ISO 4217 code, e.g. \"GBP\"",
+                );
             }
         }
     }
@@ -322,7 +336,11 @@ impl Validator {
             (Some(SCHEME_SORT_CODE), Some(id))
                 if !(id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit())) =>
             {
-                self.invalid(path, "Identification", "must be a 6-digit sort code followed by an 8-digit account number");
+                self.invalid(
+                    path,
+                    "Identification",
+                    "must be a 6-digit sort code followed by an 8-digit account number",
+                );
             }
             (Some(SCHEME_IBAN | SCHEME_SORT_CODE), _) | (None, _) => {}
             (Some(other), _) => {

@@ -121,7 +121,9 @@ mod tests {
         let mut prng = Prng::new(1);
         let h = prng.hex(8);
         assert_eq!(h.len(), 8);
-        assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(h
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         let d = prng.digits(9);
         assert_eq!(d.len(), 9);
         assert!(d.chars().all(|c| c.is_ascii_digit()));

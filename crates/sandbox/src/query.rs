@@ -20,8 +20,8 @@ impl BookingFilter {
     /// Reads the filter from a raw query string. Other parameters are ignored; a repeated or
     /// unparseable filter parameter, or `from` after `to`, is a 400 listing every problem.
     pub(crate) fn from_query(query: Option<&str>) -> Result<Self, ObError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query.unwrap_or("")).map_err(|_| {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|_| {
                 ObError::bad_request(vec![ErrorDetail::new(
                     code::FIELD_INVALID,
                     "The query string is malformed",
@@ -36,7 +36,13 @@ impl BookingFilter {
                 _ => continue,
             };
             if slot.is_some() {
-                errors.push(ErrorDetail::new(code::FIELD_INVALID, format!("{name} is given more than once")).at(name.as_str()));
+                errors.push(
+                    ErrorDetail::new(
+                        code::FIELD_INVALID,
+                        format!("{name} is given more than once"),
+                    )
+                    .at(name.as_str()),
+                );
                 continue;
             }
             match parse(value, end) {
@@ -52,7 +58,10 @@ impl BookingFilter {
         }
         if let (Some(from), Some(to)) = (filter.from, filter.to) {
             if from > to {
-                errors.push(ErrorDetail::new(code::FIELD_INVALID_DATE, format!("{FROM} is after {TO}")).at(FROM));
+                errors.push(
+                    ErrorDetail::new(code::FIELD_INVALID_DATE, format!("{FROM} is after {TO}"))
+                        .at(FROM),
+                );
             }
         }
         if errors.is_empty() {
@@ -108,27 +117,55 @@ mod tests {
 
     #[test]
     fn accepts_the_ob_forms() {
-        assert_eq!(ok("fromBookingDateTime=2025-03-01T10:00:00").from, Some(datetime!(2025-03-01 10:00 UTC)));
-        assert_eq!(ok("fromBookingDateTime=2025-03-01T10:00:00.250").from, Some(datetime!(2025-03-01 10:00:00.25 UTC)));
-        assert_eq!(ok("fromBookingDateTime=2025-03-01T10:00:00Z").from, Some(datetime!(2025-03-01 10:00 UTC)));
-        assert_eq!(ok("fromBookingDateTime=2025-03-01T10:00:00%2B01:00").from, Some(datetime!(2025-03-01 09:00 UTC)));
+        assert_eq!(
+            ok("fromBookingDateTime=2025-03-01T10:00:00").from,
+            Some(datetime!(2025-03-01 10:00 UTC))
+        );
+        assert_eq!(
+            ok("fromBookingDateTime=2025-03-01T10:00:00.250").from,
+            Some(datetime!(2025-03-01 10:00:00.25 UTC))
+        );
+        assert_eq!(
+            ok("fromBookingDateTime=2025-03-01T10:00:00Z").from,
+            Some(datetime!(2025-03-01 10:00 UTC))
+        );
+        assert_eq!(
+            ok("fromBookingDateTime=2025-03-01T10:00:00%2B01:00").from,
+            Some(datetime!(2025-03-01 09:00 UTC))
+        );
         // `+` left unencoded decodes to a space.
-        assert_eq!(ok("fromBookingDateTime=2025-03-01T10:00:00+01:00").from, Some(datetime!(2025-03-01 09:00 UTC)));
+        assert_eq!(
+            ok("fromBookingDateTime=2025-03-01T10:00:00+01:00").from,
+            Some(datetime!(2025-03-01 09:00 UTC))
+        );
         let day = ok("fromBookingDateTime=2025-03-01&toBookingDateTime=2025-03-01");
         assert!(day.contains(datetime!(2025-03-01 0:00 UTC)));
         assert!(day.contains(datetime!(2025-03-01 23:59:59 UTC)));
         assert!(!day.contains(datetime!(2025-03-02 0:00 UTC)));
         assert_eq!(ok("page=2"), BookingFilter::default());
-        assert_eq!(BookingFilter::from_query(None).unwrap(), BookingFilter::default());
+        assert_eq!(
+            BookingFilter::from_query(None).unwrap(),
+            BookingFilter::default()
+        );
     }
 
     #[test]
     fn rejects_bad_values_with_every_problem() {
-        let err = BookingFilter::from_query(Some("fromBookingDateTime=yesterday&toBookingDateTime=2025-13-01")).unwrap_err();
+        let err = BookingFilter::from_query(Some(
+            "fromBookingDateTime=yesterday&toBookingDateTime=2025-13-01",
+        ))
+        .unwrap_err();
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
-        let paths: Vec<_> = err.errors.iter().map(|e| e.path.as_deref().unwrap()).collect();
+        let paths: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| e.path.as_deref().unwrap())
+            .collect();
         assert_eq!(paths, [FROM, TO]);
-        assert!(err.errors.iter().all(|e| e.error_code == code::FIELD_INVALID_DATE));
+        assert!(err
+            .errors
+            .iter()
+            .all(|e| e.error_code == code::FIELD_INVALID_DATE));
 
         for query in [
             "fromBookingDateTime=",

@@ -89,7 +89,13 @@ pub(crate) fn accounts(bank: &Bank, self_link: &str) -> Result<Bytes, ObError> {
 /// `GET /accounts/{account_id}`
 pub(crate) fn account(bank: &Bank, account_id: &str, self_link: &str) -> Result<Bytes, ObError> {
     let account = bank.account(account_id).ok_or_else(account_not_found)?;
-    envelope(&AccountData { account: vec![account] }, self_link, None)
+    envelope(
+        &AccountData {
+            account: vec![account],
+        },
+        self_link,
+        None,
+    )
 }
 
 /// `GET /accounts/{account_id}/balances`
@@ -105,10 +111,19 @@ pub(crate) fn transactions(
     query: Option<&str>,
     self_link: &str,
 ) -> Result<Bytes, ObError> {
-    let all = bank.transactions(account_id).ok_or_else(account_not_found)?;
+    let all = bank
+        .transactions(account_id)
+        .ok_or_else(account_not_found)?;
     let filter = BookingFilter::from_query(query)?;
-    let transaction = all.iter().filter(|t| filter.contains(t.booked_at)).collect();
-    envelope(&TransactionData { transaction }, self_link, Some(bank.history()))
+    let transaction = all
+        .iter()
+        .filter(|t| filter.contains(t.booked_at))
+        .collect();
+    envelope(
+        &TransactionData { transaction },
+        self_link,
+        Some(bank.history()),
+    )
 }
 
 /// `GET /customers/{customer_id}/kyc`

@@ -175,9 +175,10 @@ async fn route(state: &State, req: Request<Incoming>) -> Result<(StatusCode, Byt
             }
             let key = idempotency_key(req.headers())?;
             let body = read_body(req.into_body()).await?;
-            let created = state
-                .payments
-                .submit(key.as_deref(), &body, time::OffsetDateTime::now_utc())?;
+            let created =
+                state
+                    .payments
+                    .submit(key.as_deref(), &body, time::OffsetDateTime::now_utc())?;
             Ok((StatusCode::CREATED, created))
         }
         _ => Err(ObError::not_found("Resource")),
@@ -199,23 +200,32 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ObError> {
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ObError> {
-    let collected = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await;
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, MAX_BODY_BYTES).collect(),
+    )
+    .await;
     match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => Err(ObError::single(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorDetail::new(
-                code::RESOURCE_INVALID_FORMAT,
-                format!("The body is larger than {MAX_BODY_BYTES} bytes"),
-            ),
-        )),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ObError::single(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorDetail::new(
+                    code::RESOURCE_INVALID_FORMAT,
+                    format!("The body is larger than {MAX_BODY_BYTES} bytes"),
+                ),
+            ))
+        }
         Ok(Err(_)) => Err(ObError::bad_request(vec![ErrorDetail::new(
             code::RESOURCE_INVALID_FORMAT,
             "The body could not be read",
         )])),
         Err(_) => Err(ObError::single(
             StatusCode::REQUEST_TIMEOUT,
-            ErrorDetail::new(code::RESOURCE_INVALID_FORMAT, "The body was not received in time"),
+            ErrorDetail::new(
+                code::RESOURCE_INVALID_FORMAT,
+                "The body was not received in time",
+            ),
         )),
     }
 }

@@ -7,7 +7,9 @@ mod client;
 mod config;
 mod identity;
 pub mod pki;
+mod server;
 
 pub use client::{HttpsClient, HttpsClientError};
 pub use config::{client_config, server_config, ClientCertMode, TlsError};
 pub use identity::PeerIdentity;
+pub use server::{serve_https, ConnectionInfo, ConnectionLimits};

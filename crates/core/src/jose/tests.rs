@@ -161,3 +161,11 @@ fn private_key_parsing_detects_kind() {
     assert_eq!(JwsSigner::from_pkcs8_any("k".into(), &der).unwrap().algorithm(), Algorithm::EdDSA);
     assert!(JwsSigner::from_pkcs8_any("k".into(), b"garbage").is_err());
 }
+
+#[test]
+fn thumbprint_matches_rfc7638_example() {
+    // RFC 8037 appendix A.3: the thumbprint of its Ed25519 example key.
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let key = VerifyingKey::from_jwk(&jwk).unwrap();
+    assert_eq!(key.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+}

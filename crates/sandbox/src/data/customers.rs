@@ -49,7 +49,11 @@ pub(crate) fn generate(prng: &mut Prng, customer_id: String, reference: OffsetDa
     if prng.chance(20) {
         address_line.push(format!("Flat {}", prng.range(1, 24)));
     }
-    address_line.push(format!("{} {}", prng.range(1, 180), prng.pick(names::STREETS)));
+    address_line.push(format!(
+        "{} {}",
+        prng.range(1, 180),
+        prng.pick(names::STREETS)
+    ));
     let post_code = format!(
         "{area}{} {}{}{}",
         prng.range(1, 20),
@@ -80,8 +84,7 @@ pub(crate) fn generate(prng: &mut Prng, customer_id: String, reference: OffsetDa
         6..=8 => "Medium",
         _ => "High",
     };
-    let verified_at = (reference - Duration::days(prng.range(1, 365)))
-        .replace_time(Time::MIDNIGHT)
+    let verified_at = (reference - Duration::days(prng.range(1, 365))).replace_time(Time::MIDNIGHT)
         + Duration::seconds(prng.range(8 * 3600, 18 * 3600));
 
     let email = format!(
@@ -115,12 +118,13 @@ pub(crate) fn generate(prng: &mut Prng, customer_id: String, reference: OffsetDa
         verified_date_time: format::date_time(verified_at),
     };
     let initial = given_name.chars().next().unwrap_or('X');
+    let employer = *prng.pick(names::EMPLOYERS);
     Person {
         kyc,
         date_of_birth,
         account_name: format!("{title} {initial} {family_name}"),
         town,
-        employer: *prng.pick(names::EMPLOYERS),
+        employer,
     }
 }
 

@@ -70,8 +70,14 @@ impl Bank {
                 .collect();
             let ledgers = transactions::histories(&mut prng, &person, &opened, window);
             for (opened, ledger) in opened.into_iter().zip(ledgers) {
-                let (transactions, closing) = transactions::post(ledger, &opened.account.account_id);
-                let balances = balances(&opened.account.account_id, closing, opened.overdraft_pence, window.end);
+                let (transactions, closing) =
+                    transactions::post(ledger, &opened.account.account_id);
+                let balances = balances(
+                    &opened.account.account_id,
+                    closing,
+                    opened.overdraft_pence,
+                    window.end,
+                );
                 accounts.push(AccountRecord {
                     account: opened.account,
                     transactions,
@@ -182,7 +188,8 @@ impl fmt::Debug for Bank {
 /// The fixed "now" of the data set: midnight UTC on a day in 2025 chosen by the seed. Never
 /// the wall clock, so the data is identical on every run.
 fn reference_time(seed: u64) -> OffsetDateTime {
-    let day = time::macros::date!(2025 - 01 - 01).saturating_add(Duration::days((seed % 365) as i64));
+    let day =
+        time::macros::date!(2025 - 01 - 01).saturating_add(Duration::days((seed % 365) as i64));
     OffsetDateTime::new_utc(day, Time::MIDNIGHT)
 }
 
@@ -197,7 +204,12 @@ fn unique_id(prng: &mut Prng, prefix: &str, taken: &mut HashSet<String>) -> Stri
 
 /// OB balances at the reference time. Both equal the closing running balance; the arranged
 /// overdraft is reported as a credit line that is not included in the amount.
-fn balances(account_id: &str, closing: i64, overdraft_pence: i64, at: OffsetDateTime) -> [Balance; 2] {
+fn balances(
+    account_id: &str,
+    closing: i64,
+    overdraft_pence: i64,
+    at: OffsetDateTime,
+) -> [Balance; 2] {
     let credit_line = if overdraft_pence > 0 {
         vec![CreditLine {
             included: false,

@@ -43,7 +43,10 @@ impl Window {
 
     /// A random moment on a random day in the window, during waking hours.
     fn random_daytime(&self, prng: &mut Prng) -> OffsetDateTime {
-        let day = self.start.date().saturating_add(Duration::days(prng.range(0, HISTORY_DAYS - 1)));
+        let day = self
+            .start
+            .date()
+            .saturating_add(Duration::days(prng.range(0, HISTORY_DAYS - 1)));
         at(day, prng.range(7 * 3600, 23 * 3600 - 1))
     }
 }
@@ -76,8 +79,12 @@ impl Channel {
             Channel::DirectDebit => (("ReceivedDirectDebits", "DirectDebitPayment"), "DD"),
             Channel::StandingOrderOut => (("IssuedCreditTransfers", "StandingOrder"), "SO"),
             Channel::StandingOrderIn => (("ReceivedCreditTransfers", "StandingOrder"), "SO"),
-            Channel::FasterPaymentOut => (("IssuedCreditTransfers", "DomesticCreditTransfer"), "FPO"),
-            Channel::FasterPaymentIn => (("ReceivedCreditTransfers", "DomesticCreditTransfer"), "FPI"),
+            Channel::FasterPaymentOut => {
+                (("IssuedCreditTransfers", "DomesticCreditTransfer"), "FPO")
+            }
+            Channel::FasterPaymentIn => {
+                (("ReceivedCreditTransfers", "DomesticCreditTransfer"), "FPI")
+            }
             Channel::Bacs => (("ReceivedCreditTransfers", "DomesticCreditTransfer"), "BGC"),
             Channel::Interest => (("MiscellaneousCreditOperations", "Interest"), "INT"),
         }
@@ -139,37 +146,38 @@ pub(crate) fn histories(
         })
         .collect();
 
-    let Some((main, rest)) = accounts.split_first() else {
-        return ledgers;
-    };
-    let (main_ledger, savings_ledgers) = match ledgers.split_first_mut() {
-        Some(split) => split,
-        None => return ledgers,
-    };
     let target = prng.range(110, 130) as usize;
-    current_account(prng, owner, main, main_ledger, rest, savings_ledgers, window, target);
-    for ledger in savings_ledgers.iter_mut() {
+    current_account(prng, owner, accounts, &mut ledgers, window, target);
+    for ledger in ledgers.iter_mut().skip(1) {
         savings_account(prng, ledger, window);
     }
     ledgers
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Fills the main current account (`accounts[0]`) and, for transfers, the savings accounts'
+/// ledgers.
 fn current_account(
     prng: &mut Prng,
     owner: &Person,
-    main: &Opened,
-    ledger: &mut Ledger,
-    savings: &[Opened],
-    savings_ledgers: &mut [Ledger],
+    accounts: &[Opened],
+    ledgers: &mut [Ledger],
     window: Window,
     target: usize,
 ) {
+    let (Some((main, savings)), Some((ledger, savings_ledgers))) =
+        (accounts.split_first(), ledgers.split_first_mut())
+    else {
+        return;
+    };
     let town = owner.town.to_ascii_uppercase();
     let salary = prng.range(1_900, 4_800) * 100;
     let housing = salary * prng.range(25, 38) / 100 / 100 * 100;
     let (housing_payee, mortgage) = *prng.pick(names::HOUSING);
-    let housing_ref = format!("{}{}", if mortgage { "MTG" } else { "RENT" }, prng.digits(6));
+    let housing_ref = format!(
+        "{}{}",
+        if mortgage { "MTG" } else { "RENT" },
+        prng.digits(6)
+    );
 
     let mut bill_indices: Vec<usize> = (0..names::BILLS.len()).collect();
     prng.shuffle(&mut bill_indices);
@@ -188,7 +196,8 @@ fn current_account(
         if day == payday {
             let t = at(day, prng.range(3600, 6 * 3600));
             ledger.entries.push(
-                Entry::new(t, salary, Channel::Bacs, format!("{employer} SALARY")).reference("SALARY"),
+                Entry::new(t, salary, Channel::Bacs, format!("{employer} SALARY"))
+                    .reference("SALARY"),
             );
         }
         if day.day() == 1 {
@@ -213,15 +222,29 @@ fn current_account(
             }
         }
         if day == payday.saturating_add(Duration::days(1)) {
-            for ((to, to_ledger), &pence) in savings.iter().zip(savings_ledgers.iter_mut()).zip(&monthly_saving) {
+            for ((to, to_ledger), &pence) in savings
+                .iter()
+                .zip(savings_ledgers.iter_mut())
+                .zip(&monthly_saving)
+            {
                 let t = at(day, prng.range(6 * 3600, 9 * 3600));
                 ledger.entries.push(
-                    Entry::new(t, -pence, Channel::StandingOrderOut, format!("TO {}", to.display_number))
-                        .reference("SAVINGS"),
+                    Entry::new(
+                        t,
+                        -pence,
+                        Channel::StandingOrderOut,
+                        format!("TO {}", to.display_number),
+                    )
+                    .reference("SAVINGS"),
                 );
                 to_ledger.entries.push(
-                    Entry::new(t, pence, Channel::StandingOrderIn, format!("FROM {}", main.display_number))
-                        .reference("SAVINGS"),
+                    Entry::new(
+                        t,
+                        pence,
+                        Channel::StandingOrderIn,
+                        format!("FROM {}", main.display_number),
+                    )
+                    .reference("SAVINGS"),
                 );
             }
         }
@@ -233,12 +256,22 @@ fn current_account(
             let t = window.random_daytime(prng);
             let pence = prng.range(100, (from_ledger.opening_pence / 200).max(100)) * 100;
             from_ledger.entries.push(
-                Entry::new(t, -pence, Channel::FasterPaymentOut, format!("TO {}", main.display_number))
-                    .reference("TOP UP"),
+                Entry::new(
+                    t,
+                    -pence,
+                    Channel::FasterPaymentOut,
+                    format!("TO {}", main.display_number),
+                )
+                .reference("TOP UP"),
             );
             ledger.entries.push(
-                Entry::new(t, pence, Channel::FasterPaymentIn, format!("FROM {}", from.display_number))
-                    .reference("TOP UP"),
+                Entry::new(
+                    t,
+                    pence,
+                    Channel::FasterPaymentIn,
+                    format!("FROM {}", from.display_number),
+                )
+                .reference("TOP UP"),
             );
         }
     }
@@ -249,8 +282,13 @@ fn current_account(
         let reference = *prng.pick(names::P2P_REFERENCES);
         let who = counterparty(prng);
         ledger.entries.push(
-            Entry::new(t, prng.range(10, 200) * 100, Channel::FasterPaymentIn, format!("{who} {reference}"))
-                .reference(reference),
+            Entry::new(
+                t,
+                prng.range(10, 200) * 100,
+                Channel::FasterPaymentIn,
+                format!("{who} {reference}"),
+            )
+            .reference(reference),
         );
     }
     for _ in 0..prng.range(2, 6) {
@@ -259,8 +297,13 @@ fn current_account(
         let who = counterparty(prng);
         let pence = prng.range(1_000, 15_000);
         ledger.entries.push(
-            Entry::new(t, -pence, Channel::FasterPaymentOut, format!("{who} {reference}"))
-                .reference(reference),
+            Entry::new(
+                t,
+                -pence,
+                Channel::FasterPaymentOut,
+                format!("{who} {reference}"),
+            )
+            .reference(reference),
         );
     }
 
@@ -268,22 +311,38 @@ fn current_account(
     for _ in 0..prng.range(2, 5) {
         let t = window.random_daytime(prng);
         let pence = *prng.pick(&[1_000, 2_000, 2_000, 3_000, 4_000, 5_000, 10_000]);
-        ledger.entries.push(Entry::new(t, -pence, Channel::Atm, format!("CASH {BANK_CODE} ATM {town}")));
+        ledger.entries.push(Entry::new(
+            t,
+            -pence,
+            Channel::Atm,
+            format!("CASH {BANK_CODE} ATM {town}"),
+        ));
     }
 
     // Card purchases fill the history up to the target size, with the odd refund.
     let refunds = prng.range(0, 2) as usize;
-    let cards = target.saturating_sub(ledger.entries.len() + refunds).max(40);
+    let cards = target
+        .saturating_sub(ledger.entries.len() + refunds)
+        .max(40);
     for i in 0..cards + refunds {
         let merchant = weighted_merchant(prng);
         let booked = window.random_daytime(prng);
         let pence = prng.range(merchant.min_pence, merchant.max_pence);
-        let place = if merchant.mcc == "5999" { "WWW".to_owned() } else { town.clone() };
+        let place = if merchant.mcc == "5999" {
+            "WWW".to_owned()
+        } else {
+            town.clone()
+        };
         let name = merchant.name.to_ascii_uppercase();
         let mut entry = if i < cards {
             Entry::new(booked, -pence, Channel::Card, format!("{name} {place}"))
         } else {
-            Entry::new(booked, pence, Channel::CardRefund, format!("REFUND {name} {place}"))
+            Entry::new(
+                booked,
+                pence,
+                Channel::CardRefund,
+                format!("REFUND {name} {place}"),
+            )
         };
         // Card payments are often posted the day after the purchase.
         if prng.chance(35) {
@@ -300,15 +359,25 @@ fn savings_account(prng: &mut Prng, ledger: &mut Ledger, window: Window) {
     for day in window.days() {
         if day.day() == 1 {
             let t = at(day, prng.range(3600, 3 * 3600));
-            ledger.entries.push(Entry::new(t, interest, Channel::Interest, "INTEREST PAID".to_owned()));
+            ledger.entries.push(Entry::new(
+                t,
+                interest,
+                Channel::Interest,
+                "INTEREST PAID".to_owned(),
+            ));
         }
     }
     for _ in 0..prng.range(0, 2) {
         let t = window.random_daytime(prng);
         let who = counterparty(prng);
         ledger.entries.push(
-            Entry::new(t, prng.range(20, 500) * 100, Channel::FasterPaymentIn, format!("{who} GIFT"))
-                .reference("GIFT"),
+            Entry::new(
+                t,
+                prng.range(20, 500) * 100,
+                Channel::FasterPaymentIn,
+                format!("{who} GIFT"),
+            )
+            .reference("GIFT"),
         );
     }
 }
@@ -331,7 +400,10 @@ fn counterparty(prng: &mut Prng) -> String {
         prng.pick(names::MALE_GIVEN_NAMES)
     };
     let initial = given.chars().next().unwrap_or('X');
-    format!("{initial} {}", prng.pick(names::FAMILY_NAMES).to_ascii_uppercase())
+    format!(
+        "{initial} {}",
+        prng.pick(names::FAMILY_NAMES).to_ascii_uppercase()
+    )
 }
 
 fn weighted_merchant(prng: &mut Prng) -> &'static Merchant {

@@ -37,14 +37,20 @@ fn submit(payments: &Payments, key: &str, body: &Value) -> Result<Value, ObError
 fn rejected_paths(body: Value) -> Vec<String> {
     let err = submit(&Payments::new(10), "k", &body).unwrap_err();
     assert_eq!(err.status, StatusCode::BAD_REQUEST);
-    err.errors.into_iter().map(|e| e.path.unwrap_or_default()).collect()
+    err.errors
+        .into_iter()
+        .map(|e| e.path.unwrap_or_default())
+        .collect()
 }
 
 #[test]
 fn creates_a_payment() {
     let response = submit(&Payments::new(10), "k1", &valid()).unwrap();
     let data = &response["Data"];
-    assert!(data["DomesticPaymentId"].as_str().unwrap().starts_with("pay-"));
+    assert!(data["DomesticPaymentId"]
+        .as_str()
+        .unwrap()
+        .starts_with("pay-"));
     assert_eq!(data["ConsentId"], "pcon-123");
     assert_eq!(data["Status"], "AcceptedSettlementInProcess");
     assert_eq!(data["CreationDateTime"], "2025-06-01T12:00:00+00:00");
@@ -60,7 +66,9 @@ fn same_key_same_body_replays_even_reformatted() {
     let first = payments.submit(Some("k"), &bytes(&valid()), NOW).unwrap();
     // Different whitespace and key order, later clock: still the same payment.
     let pretty = serde_json::to_vec_pretty(&valid()).unwrap();
-    let again = payments.submit(Some("k"), &pretty, NOW + time::Duration::hours(1)).unwrap();
+    let again = payments
+        .submit(Some("k"), &pretty, NOW + time::Duration::hours(1))
+        .unwrap();
     assert_eq!(first, again);
     // A new key is a new payment.
     let other = payments.submit(Some("k2"), &bytes(&valid()), NOW).unwrap();
@@ -101,7 +109,10 @@ fn the_key_map_is_bounded_and_forgets_the_oldest() {
     drop(keys);
     // k0 was forgotten, so it now creates a new payment.
     let again = submit(&payments, "k0", &valid()).unwrap();
-    assert_ne!(first["Data"]["DomesticPaymentId"], again["Data"]["DomesticPaymentId"]);
+    assert_ne!(
+        first["Data"]["DomesticPaymentId"],
+        again["Data"]["DomesticPaymentId"]
+    );
 }
 
 #[test]
@@ -132,7 +143,20 @@ fn amounts() {
     for good in ["10.00", "10", "0.01", "1.5", "9999999999999.99"] {
         assert!(is_positive_amount(good), "{good}");
     }
-    for bad in ["0", "0.00", "-1.00", "+1.00", "1.234", "1.", ".5", "1e3", "", "1,00", "12345678901234", " 1"] {
+    for bad in [
+        "0",
+        "0.00",
+        "-1.00",
+        "+1.00",
+        "1.234",
+        "1.",
+        ".5",
+        "1e3",
+        "",
+        "1,00",
+        "12345678901234",
+        " 1",
+    ] {
         assert!(!is_positive_amount(bad), "{bad}");
     }
 }
@@ -143,8 +167,14 @@ fn reports_every_problem_with_its_path() {
     let initiation = &mut body["Data"]["Initiation"];
     initiation["InstructedAmount"] = json!({"Amount": 10.5, "Currency": "gbp"});
     initiation["EndToEndIdentification"] = json!("x".repeat(36));
-    initiation.as_object_mut().unwrap().remove("CreditorAccount");
-    initiation.as_object_mut().unwrap().remove("InstructionIdentification");
+    initiation
+        .as_object_mut()
+        .unwrap()
+        .remove("CreditorAccount");
+    initiation
+        .as_object_mut()
+        .unwrap()
+        .remove("InstructionIdentification");
     assert_eq!(
         rejected_paths(body),
         [
@@ -156,7 +186,10 @@ fn reports_every_problem_with_its_path() {
         ]
     );
     assert_eq!(rejected_paths(json!({})), ["Data"]);
-    assert_eq!(rejected_paths(json!({"Data": {"Initiation": []}})), ["Data.Initiation"]);
+    assert_eq!(
+        rejected_paths(json!({"Data": {"Initiation": []}})),
+        ["Data.Initiation"]
+    );
 }
 
 #[test]
@@ -170,11 +203,21 @@ fn checks_account_references() {
     assert!(submit(&Payments::new(1), "k", &with_creditor(iban)).is_ok());
 
     let bad_iban = json!({"SchemeName": "UK.OBIE.IBAN", "Identification": "GB00NWBK60161331926819", "Name": "A"});
-    assert_eq!(rejected_paths(with_creditor(bad_iban)), ["Data.Initiation.CreditorAccount.Identification"]);
+    assert_eq!(
+        rejected_paths(with_creditor(bad_iban)),
+        ["Data.Initiation.CreditorAccount.Identification"]
+    );
     let bad_scan = json!({"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "12-34-56", "Name": "A"});
-    assert_eq!(rejected_paths(with_creditor(bad_scan)), ["Data.Initiation.CreditorAccount.Identification"]);
-    let no_name = json!({"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "08080021325698"});
-    assert_eq!(rejected_paths(with_creditor(no_name)), ["Data.Initiation.CreditorAccount.Name"]);
+    assert_eq!(
+        rejected_paths(with_creditor(bad_scan)),
+        ["Data.Initiation.CreditorAccount.Identification"]
+    );
+    let no_name =
+        json!({"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "08080021325698"});
+    assert_eq!(
+        rejected_paths(with_creditor(no_name)),
+        ["Data.Initiation.CreditorAccount.Name"]
+    );
 
     let other_scheme = json!({"SchemeName": "UK.OBIE.PAN", "Identification": "4111", "Name": "A"});
     let err = submit(&Payments::new(1), "k", &with_creditor(other_scheme)).unwrap_err();
@@ -182,13 +225,21 @@ fn checks_account_references() {
 
     // The debtor account is optional, but checked when given; its name is optional.
     let mut body = valid();
-    body["Data"]["Initiation"]["DebtorAccount"] = json!({"SchemeName": "UK.OBIE.IBAN", "Identification": "nope"});
-    assert_eq!(rejected_paths(body), ["Data.Initiation.DebtorAccount.Identification"]);
+    body["Data"]["Initiation"]["DebtorAccount"] =
+        json!({"SchemeName": "UK.OBIE.IBAN", "Identification": "nope"});
+    assert_eq!(
+        rejected_paths(body),
+        ["Data.Initiation.DebtorAccount.Identification"]
+    );
     let mut body = valid();
-    body["Data"]["Initiation"]["DebtorAccount"] = json!({"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "99012341234567"});
+    body["Data"]["Initiation"]["DebtorAccount"] =
+        json!({"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "99012341234567"});
     assert!(submit(&Payments::new(1), "k", &body).is_ok());
 
     let mut body = valid();
     body["Data"]["Initiation"]["RemittanceInformation"]["Reference"] = json!("r".repeat(36));
-    assert_eq!(rejected_paths(body), ["Data.Initiation.RemittanceInformation.Reference"]);
+    assert_eq!(
+        rejected_paths(body),
+        ["Data.Initiation.RemittanceInformation.Reference"]
+    );
 }

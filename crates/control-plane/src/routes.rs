@@ -1,0 +1,110 @@
+//! Admin API routes under `/admin/v1`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use portcullis_core::{AdminRole, Client, CredentialStatus, Partner, PartnerStatus};
+use portcullis_store::{SnapshotLoader, Store};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Admin;
+use crate::error::ApiError;
+
+pub struct AdminState {
+    loader: Arc<SnapshotLoader>,
+}
+
+impl AdminState {
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.loader.store()
+    }
+
+    /// Makes a change visible to the gateways now; the poller would otherwise catch it.
+    async fn publish(&self) {
+        if let Err(e) = self.loader.reload().await {
+            tracing::warn!(error = %e, "snapshot reload after an admin change failed");
+        }
+    }
+}
+
+pub fn router(loader: Arc<SnapshotLoader>) -> Router {
+    let state = Arc::new(AdminState { loader });
+    Router::new()
+        .route("/admin/v1/health", get(health))
+        .route("/admin/v1/partners", get(list_partners))
+        .route("/admin/v1/partners/{partner_id}", get(get_partner))
+        .route("/admin/v1/partners/{partner_id}/suspend", post(suspend_partner))
+        .route("/admin/v1/partners/{partner_id}/activate", post(activate_partner))
+        .route("/admin/v1/clients", get(list_clients))
+        .route("/admin/v1/clients/{client_id}", get(get_client))
+        .route("/admin/v1/clients/{client_id}/revoke", post(revoke_client))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+const READERS: &[AdminRole] = &[AdminRole::Viewer, AdminRole::Auditor, AdminRole::Operator, AdminRole::Approver];
+const OPERATORS: &[AdminRole] = &[AdminRole::Operator];
+
+async fn not_found() -> ApiError {
+    ApiError(portcullis_core::problem::Problem::not_found("no admin operation at this path"))
+}
+
+async fn health(State(state): State<Arc<AdminState>>) -> Result<Json<Value>, ApiError> {
+    let revision = state.store().revision().await?;
+    Ok(Json(json!({"status": "ok", "revision": revision})))
+}
+
+async fn list_partners(admin: Admin, State(state): State<Arc<AdminState>>) -> Result<Json<Vec<Partner>>, ApiError> {
+    admin.require(READERS)?;
+    Ok(Json(state.store().list_partners().await?))
+}
+
+async fn get_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+    admin.require(READERS)?;
+    Ok(Json(state.store().get_partner(&id).await?))
+}
+
+async fn set_partner_status(admin: Admin, state: &AdminState, id: &str, status: PartnerStatus) -> Result<Json<Partner>, ApiError> {
+    admin.require(OPERATORS)?;
+    state.store().set_partner_status(id, status).await?;
+    state.publish().await;
+    tracing::info!(admin = %admin.0.name, partner_id = %id, status = status.as_str(), "partner status changed");
+    Ok(Json(state.store().get_partner(id).await?))
+}
+
+async fn suspend_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+    set_partner_status(admin, &state, &id, PartnerStatus::Suspended).await
+}
+
+async fn activate_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+    set_partner_status(admin, &state, &id, PartnerStatus::Active).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientFilter {
+    partner_id: Option<String>,
+}
+
+async fn list_clients(admin: Admin, State(state): State<Arc<AdminState>>, Query(filter): Query<ClientFilter>) -> Result<Json<Vec<Client>>, ApiError> {
+    admin.require(READERS)?;
+    Ok(Json(state.store().list_clients(filter.partner_id.as_deref()).await?))
+}
+
+async fn get_client(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Client>, ApiError> {
+    admin.require(READERS)?;
+    Ok(Json(state.store().get_client(&id).await?))
+}
+
+/// Revokes a credential: the token endpoint refuses it and the gateways refuse every token
+/// issued to it, from the next snapshot on.
+async fn revoke_client(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Client>, ApiError> {
+    admin.require(OPERATORS)?;
+    state.store().set_client_status(&id, CredentialStatus::Revoked).await?;
+    state.publish().await;
+    tracing::info!(admin = %admin.0.name, client_id = %id, "credential revoked");
+    Ok(Json(state.store().get_client(&id).await?))
+}

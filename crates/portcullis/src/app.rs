@@ -1,0 +1,261 @@
+//! Starts every role of a configuration in this process: store, snapshot, the synthetic
+//! bank (when configured), one gateway and authorization server per environment, and the
+//! admin API. Shared by `serve` and `demo`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_authorization_server::{AuthorizationServer, IssuerConfig};
+use portcullis_control_plane::{hash_admin_token, new_admin_token};
+use portcullis_core::clock::Clock;
+use portcullis_core::jose::JwsSigner;
+use portcullis_core::{AdminRole, AdminToken, Environment, Secret, SigningKey, SigningKeyStatus};
+use portcullis_gateway::{Gateway, Limits, Upstream};
+use portcullis_store::{SnapshotLoader, SqlStore, Store};
+use portcullis_tls::pki::DevPki;
+use portcullis_tls::{serve_https, ClientCertMode, ConnectionLimits};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ClientCertificates, Config, BUILTIN_BANK};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(String);
+
+fn fail(context: &str) -> impl FnOnce(&dyn std::fmt::Display) -> StartError + '_ {
+    move |e| StartError(format!("{context}: {e}"))
+}
+
+macro_rules! ctx {
+    ($result:expr, $($context:tt)+) => {
+        $result.map_err(|e| fail(&format!($($context)+))(&e))
+    };
+}
+
+/// One environment as it is actually served.
+#[derive(Debug, Clone)]
+pub struct ServedEnvironment {
+    pub address: SocketAddr,
+    pub issuer: String,
+}
+
+/// A running system; dropping it does not stop it, [`Running::shutdown`] does.
+pub struct Running {
+    pub environments: BTreeMap<Environment, ServedEnvironment>,
+    pub admin_address: SocketAddr,
+    pub bank_address: Option<SocketAddr>,
+    pub ca_file: PathBuf,
+    /// Set when this start created the first admin token (only its hash is stored).
+    pub bootstrap_admin_token: Option<Secret<String>>,
+    pub store: Arc<dyn Store>,
+    pub loader: Arc<SnapshotLoader>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and waits for every task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+struct TlsMaterial {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
+fn tls_material(config: &Config) -> Result<TlsMaterial, StartError> {
+    if let Some(dir) = &config.tls.dev_pki_dir {
+        tracing::warn!(dir = %dir.display(), "using a generated DEVELOPMENT PKI; never in production");
+        let pki = ctx!(DevPki::load_or_create(dir), "development PKI in {}", dir.display())?;
+        return Ok(TlsMaterial { cert: pki.server_cert_file, key: pki.server_key_file, client_ca: Some(pki.ca_file) });
+    }
+    match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => Ok(TlsMaterial { cert: cert.clone(), key: key.clone(), client_ca: config.tls.client_ca_file.clone() }),
+        _ => Err(StartError("tls: cert_file and key_file are required".into())),
+    }
+}
+
+/// Each environment's issuer needs an active signing key; the first start creates it.
+async fn ensure_signing_keys(store: &dyn Store, config: &Config, clock: &dyn Clock) -> Result<(), StartError> {
+    for env in &config.environments {
+        let keys = ctx!(store.list_signing_keys(env.name).await, "reading signing keys")?;
+        if keys.iter().any(|k| k.status == SigningKeyStatus::Active) {
+            continue;
+        }
+        let kid = format!("{}-{}", env.name, uuid::Uuid::new_v4().simple());
+        let (_, pkcs8) = ctx!(JwsSigner::generate(kid.clone(), env.signing_algorithm.into()), "generating a signing key")?;
+        let key = SigningKey {
+            kid,
+            environment: env.name,
+            algorithm: env.signing_algorithm,
+            private_pkcs8: Secret::new(pkcs8),
+            status: SigningKeyStatus::Active,
+            created_at: clock.now(),
+        };
+        ctx!(store.add_signing_key(&key).await, "storing a signing key")?;
+        tracing::info!(environment = %env.name, kid = %key.kid, "signing key created");
+    }
+    Ok(())
+}
+
+/// With no admin token at all, creates one so the system can be administered; the token
+/// is returned once and only its hash is kept.
+async fn ensure_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<Option<Secret<String>>, StartError> {
+    if ctx!(store.count_admin_tokens().await, "reading admin tokens")? > 0 {
+        return Ok(None);
+    }
+    let token = ctx!(new_admin_token(), "generating an admin token")?;
+    let record = AdminToken {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "bootstrap".into(),
+        role: AdminRole::Admin,
+        token_sha256: hash_admin_token(&token),
+        created_at: clock.now(),
+    };
+    ctx!(store.add_admin_token(&record).await, "storing the bootstrap admin token")?;
+    Ok(Some(Secret::new(token)))
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
+    ctx!(TcpListener::bind(addr).await, "{what}: cannot listen on {addr}")
+}
+
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    ctx!(std::fs::create_dir_all(&config.data_dir), "creating data_dir {}", config.data_dir.display())?;
+    let tls = tls_material(config)?;
+    let routes = config.route_table().map_err(StartError)?;
+    let store_url = config.store_url();
+    let store: Arc<dyn Store> = Arc::new(ctx!(SqlStore::connect(&store_url).await, "store")?);
+    ensure_signing_keys(store.as_ref(), config, clock.as_ref()).await?;
+    let bootstrap_admin_token = ensure_admin_token(store.as_ref(), clock.as_ref()).await?;
+    let loader = ctx!(SnapshotLoader::start(store.clone(), clock.clone()).await, "loading state")?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let limits = &config.limits;
+    tasks.push(loader.spawn_poller(Duration::from_millis(limits.snapshot_poll_interval_ms), shutdown_rx.clone()));
+
+    let mut bank_address = None;
+    if let Some(bank) = &config.sandbox_bank {
+        let listener = bind(bank.listen, "sandbox_bank").await?;
+        bank_address = Some(ctx!(listener.local_addr(), "sandbox_bank")?);
+        let data = Arc::new(portcullis_sandbox::Bank::generate(bank.seed));
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.changed().await;
+            };
+            if let Err(e) = portcullis_sandbox::serve(listener, data, stopped).await {
+                tracing::error!(error = %e, "sandbox bank stopped");
+            }
+        }));
+    }
+
+    let connection_limits = ConnectionLimits {
+        tls_handshake_timeout: Duration::from_secs(limits.tls_handshake_timeout_seconds),
+        header_read_timeout: Duration::from_secs(limits.header_read_timeout_seconds),
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
+        drain_timeout: Duration::from_secs(10),
+    };
+    let request_limits = Limits {
+        body_read_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
+        max_body_bytes: limits.max_body_bytes,
+        leeway_seconds: limits.clock_leeway_seconds,
+    };
+    let mut environments = BTreeMap::new();
+    for env in &config.environments {
+        let listener = bind(env.listen, env.name.as_str()).await?;
+        let address = ctx!(listener.local_addr(), "{}", env.name)?;
+        let issuer = env.issuer.clone().unwrap_or_else(|| format!("https://{address}"));
+        let upstream_url = if env.upstream_url == BUILTIN_BANK {
+            format!("http://{}", bank_address.ok_or_else(|| StartError("builtin bank not running".into()))?)
+        } else {
+            env.upstream_url.clone()
+        };
+        let upstream_uri = ctx!(upstream_url.parse::<http::Uri>(), "{}: upstream_url", env.name)?;
+        let mode = match env.client_certificates {
+            ClientCertificates::None => ClientCertMode::None,
+            ClientCertificates::Optional => ClientCertMode::Optional,
+            ClientCertificates::Required => ClientCertMode::Required,
+        };
+        let server_tls = ctx!(portcullis_tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref(), mode), "{} TLS", env.name)?;
+        let authorization_server = Arc::new(AuthorizationServer::new(
+            IssuerConfig {
+                environment: env.name,
+                audience: env.audience.clone().unwrap_or_else(|| issuer.clone()),
+                issuer: issuer.clone(),
+                token_lifetime_seconds: env.token_lifetime_seconds,
+                max_assertion_lifetime_seconds: 300,
+                leeway_seconds: limits.clock_leeway_seconds,
+                scopes_supported: routes.scopes(),
+            },
+            loader.clone(),
+            clock.clone(),
+        ));
+        let gateway = Arc::new(Gateway::new(
+            routes.clone(),
+            request_limits.clone(),
+            loader.snapshot(),
+            authorization_server,
+            Upstream::new(upstream_uri, Duration::from_secs(env.upstream_timeout_seconds)),
+            clock.clone(),
+        ));
+        tasks.push(tokio::spawn(serve_https(
+            listener,
+            server_tls,
+            connection_limits.clone(),
+            shutdown_rx.clone(),
+            move |request, conn| {
+                let gateway = gateway.clone();
+                async move { gateway.handle(request, &conn).await }
+            },
+        )));
+        tracing::info!(environment = %env.name, %address, %issuer, upstream = %upstream_url, "gateway listening");
+        environments.insert(env.name, ServedEnvironment { address, issuer });
+    }
+
+    let admin_listener = bind(config.admin.listen, "admin").await?;
+    let admin_address = ctx!(admin_listener.local_addr(), "admin")?;
+    let admin_tls = ctx!(portcullis_tls::server_config(&tls.cert, &tls.key, None, ClientCertMode::None), "admin TLS")?;
+    let router = portcullis_control_plane::router(loader.clone());
+    tasks.push(tokio::spawn(serve_https(
+        admin_listener,
+        admin_tls,
+        connection_limits,
+        shutdown_rx,
+        move |request, _conn| {
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            async move {
+                match hyper::service::Service::call(&service, request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        },
+    )));
+    tracing::info!(address = %admin_address, "admin API listening");
+
+    Ok(Running {
+        environments,
+        admin_address,
+        bank_address,
+        ca_file: tls.client_ca.unwrap_or(tls.cert),
+        bootstrap_admin_token,
+        store,
+        loader,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,316 @@
+//! The typed configuration of `portcullis serve`.
+//!
+//! Unknown keys are refused (`deny_unknown_fields`); [`Config::validate`] reports every
+//! problem at once, each with its path and a hint.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use portcullis_core::{Environment, SigningAlgorithm};
+use serde::Deserialize;
+
+/// `upstream_url` value that routes to the built-in synthetic bank.
+pub const BUILTIN_BANK: &str = "builtin:sandbox-bank";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store, the PKI (in development) and the admin token live.
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub store: StoreConfig,
+    pub tls: TlsConfig,
+    pub admin: AdminConfig,
+    /// Runs the synthetic bank in-process, for sandboxes and demos.
+    #[serde(default)]
+    pub sandbox_bank: Option<BankConfig>,
+    pub environments: Vec<EnvironmentConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// API operations; the demo bank API when absent.
+    #[serde(default)]
+    pub operations: Vec<OperationConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://...`; default `sqlite://DATA_DIR/portcullis.db`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Generate (once) and use a development PKI in this directory. Never in production.
+    pub dev_pki_dir: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// CA that partner client certificates must chain to.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankConfig {
+    pub listen: SocketAddr,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    20_261_123
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertificates {
+    None,
+    #[default]
+    Optional,
+    Required,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: Environment,
+    pub listen: SocketAddr,
+    /// Issuer identifier; default `https://LISTEN_ADDRESS` (with the bound port).
+    pub issuer: Option<String>,
+    /// `aud` of access tokens; default the issuer.
+    pub audience: Option<String>,
+    /// `http://host:port[/prefix]`, or `builtin:sandbox-bank`.
+    pub upstream_url: String,
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout_seconds: u64,
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_seconds: i64,
+    #[serde(default)]
+    pub client_certificates: ClientCertificates,
+    #[serde(default = "default_algorithm")]
+    pub signing_algorithm: SigningAlgorithm,
+}
+
+fn default_upstream_timeout() -> u64 {
+    10
+}
+fn default_token_lifetime() -> i64 {
+    300
+}
+fn default_algorithm() -> SigningAlgorithm {
+    SigningAlgorithm::ES256
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub tls_handshake_timeout_seconds: u64,
+    pub header_read_timeout_seconds: u64,
+    pub body_read_timeout_seconds: u64,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    pub clock_leeway_seconds: i64,
+    /// How often a node checks the store for changes made by other nodes.
+    pub snapshot_poll_interval_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout_seconds: 10,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 1024 * 1024,
+            clock_leeway_seconds: 5,
+            snapshot_poll_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationConfig {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+    pub scope: String,
+    #[serde(default)]
+    pub idempotency_key_required: bool,
+}
+
+/// Every problem found in a configuration, each as `path: problem; hint`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![format!("{}: cannot read: {e}", path.display())]))?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", path.display())]))?;
+        // Relative paths are relative to the config file, not to the working directory.
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        for p in [&mut self.tls.dev_pki_dir, &mut self.tls.cert_file, &mut self.tls.key_file, &mut self.tls.client_ca_file]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+    }
+
+    pub fn store_url(&self) -> String {
+        self.store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("portcullis.db").display()))
+    }
+
+    /// Checks everything serde cannot, collecting all problems.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut err = |path: String, problem: String| errors.push(format!("{path}: {problem}"));
+
+        if let Some(url) = &self.store.url {
+            if !(url.starts_with("sqlite://") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                err("store.url".into(), "must start with sqlite:// or postgres://".into());
+            }
+        }
+        let tls = &self.tls;
+        match (&tls.dev_pki_dir, &tls.cert_file, &tls.key_file) {
+            (Some(_), None, None) => {}
+            (None, Some(_), Some(_)) => {
+                for (name, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file), ("client_ca_file", &tls.client_ca_file)] {
+                    if let Some(f) = file {
+                        if !f.is_file() {
+                            err(format!("tls.{name}"), format!("{} does not exist", f.display()));
+                        }
+                    }
+                }
+            }
+            _ => err(
+                "tls".into(),
+                "set either dev_pki_dir (development) or cert_file and key_file; hint: client_ca_file is needed for mutual TLS".into(),
+            ),
+        }
+        if self.environments.is_empty() {
+            err("environments".into(), "at least one [[environments]] entry is required".into());
+        }
+        let mut seen_names = Vec::new();
+        let mut seen_listen = vec![("admin.listen".to_string(), self.admin.listen)];
+        if let Some(bank) = &self.sandbox_bank {
+            seen_listen.push(("sandbox_bank.listen".into(), bank.listen));
+        }
+        for (i, env) in self.environments.iter().enumerate() {
+            let at = |field: &str| format!("environments[{i}].{field}");
+            if seen_names.contains(&env.name) {
+                err(at("name"), format!("{} is configured twice", env.name));
+            }
+            seen_names.push(env.name);
+            seen_listen.push((at("listen"), env.listen));
+            if let Some(issuer) = &env.issuer {
+                check_https_url(issuer).unwrap_or_else(|p| err(at("issuer"), p));
+            }
+            if env.upstream_url == BUILTIN_BANK {
+                if self.sandbox_bank.is_none() {
+                    err(at("upstream_url"), format!("{BUILTIN_BANK} needs a [sandbox_bank] section"));
+                }
+            } else {
+                match env.upstream_url.parse::<http::Uri>() {
+                    Ok(u) if u.scheme_str() == Some("http") && u.host().is_some() && u.query().is_none() => {}
+                    _ => err(at("upstream_url"), format!("{:?} is not http://host:port[/prefix] or {BUILTIN_BANK}", env.upstream_url)),
+                }
+            }
+            if !(30..=3600).contains(&env.token_lifetime_seconds) {
+                err(at("token_lifetime_seconds"), format!("{} is outside 30..=3600; short-lived tokens are the point (default 300)", env.token_lifetime_seconds));
+            }
+            if !(1..=300).contains(&env.upstream_timeout_seconds) {
+                err(at("upstream_timeout_seconds"), format!("{} is outside 1..=300", env.upstream_timeout_seconds));
+            }
+            if env.client_certificates != ClientCertificates::None && tls.dev_pki_dir.is_none() && tls.client_ca_file.is_none() {
+                err(at("client_certificates"), "client certificates need tls.client_ca_file".into());
+            }
+        }
+        for (i, (name, addr)) in seen_listen.iter().enumerate() {
+            if addr.port() != 0 && seen_listen[..i].iter().any(|(_, other)| other == addr) {
+                err(name.clone(), format!("{addr} is used by another listener"));
+            }
+        }
+        let l = &self.limits;
+        for (name, value, min, max) in [
+            ("tls_handshake_timeout_seconds", l.tls_handshake_timeout_seconds, 1, 120),
+            ("header_read_timeout_seconds", l.header_read_timeout_seconds, 1, 120),
+            ("body_read_timeout_seconds", l.body_read_timeout_seconds, 1, 600),
+            ("max_header_bytes", l.max_header_bytes as u64, 1024, 1024 * 1024),
+            ("max_headers", l.max_headers as u64, 8, 1000),
+            ("max_body_bytes", l.max_body_bytes as u64, 1024, 1024 * 1024 * 1024),
+            ("clock_leeway_seconds", l.clock_leeway_seconds.max(0) as u64, 0, 120),
+            ("snapshot_poll_interval_ms", l.snapshot_poll_interval_ms, 50, 60_000),
+        ] {
+            if !(min..=max).contains(&value) {
+                err(format!("limits.{name}"), format!("{value} is outside {min}..={max}"));
+            }
+        }
+        if l.clock_leeway_seconds < 0 {
+            err("limits.clock_leeway_seconds".into(), "must not be negative".into());
+        }
+        if let Err(e) = self.route_table() {
+            err("operations".into(), e);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    pub fn route_table(&self) -> Result<portcullis_gateway::RouteTable, String> {
+        if self.operations.is_empty() {
+            return Ok(portcullis_gateway::RouteTable::demo_bank());
+        }
+        let mut ops = Vec::new();
+        for (i, op) in self.operations.iter().enumerate() {
+            let method = op
+                .method
+                .parse::<http::Method>()
+                .map_err(|_| format!("[{i}].method {:?} is not an HTTP method", op.method))?;
+            ops.push(
+                portcullis_gateway::Operation::new(&op.id, method, &op.path, &op.scope, op.idempotency_key_required)
+                    .map_err(|e| format!("[{i}]: {e}"))?,
+            );
+        }
+        portcullis_gateway::RouteTable::new(ops).map_err(|e| e.to_string())
+    }
+}
+
+fn check_https_url(url: &str) -> Result<(), String> {
+    match url.parse::<http::Uri>() {
+        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() && u.query().is_none() && !url.ends_with('/') => Ok(()),
+        _ => Err(format!("{url:?} must be an https:// URL without query or trailing slash")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

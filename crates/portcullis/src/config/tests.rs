@@ -1,0 +1,83 @@
+use super::*;
+
+const GOOD: &str = r#"
+data_dir = "data"
+[tls]
+dev_pki_dir = "data/pki"
+[admin]
+listen = "127.0.0.1:9443"
+[sandbox_bank]
+listen = "127.0.0.1:9080"
+[[environments]]
+name = "production"
+listen = "127.0.0.1:8443"
+upstream_url = "builtin:sandbox-bank"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    let c: Config = toml::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+    c.validate()?;
+    Ok(c)
+}
+
+#[test]
+fn a_minimal_config_is_valid_with_documented_defaults() {
+    let c = parse(GOOD).unwrap();
+    let env = &c.environments[0];
+    assert_eq!(env.token_lifetime_seconds, 300);
+    assert_eq!(env.client_certificates, ClientCertificates::Optional);
+    assert_eq!(c.limits.max_body_bytes, 1024 * 1024);
+    assert!(c.store_url().starts_with("sqlite://"));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let err = parse(&GOOD.replace("[admin]", "[admin]\nlisten_port = 1")).unwrap_err().to_string();
+    assert!(err.contains("unknown field `listen_port`"), "{err}");
+    let err = parse(&GOOD.replace("name = \"production\"", "name = \"staging\"")).unwrap_err().to_string();
+    assert!(err.contains("staging"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let bad = GOOD.replace("upstream_url = \"builtin:sandbox-bank\"", r#"upstream_url = "ftp://x"
+issuer = "http://plain"
+token_lifetime_seconds = 86400
+[limits]
+max_headers = 2"#)
+    .replace("listen = \"127.0.0.1:9080\"", "listen = \"127.0.0.1:9443\"");
+    let err = parse(&bad).unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "environments[0].upstream_url",
+        "environments[0].issuer",
+        "environments[0].token_lifetime_seconds: 86400 is outside 30..=3600",
+        "limits.max_headers",
+        "sandbox_bank.listen: 127.0.0.1:9443 is used by another listener",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert_eq!(err.0.len(), 5, "{text}");
+}
+
+#[test]
+fn tls_needs_one_source_and_client_ca_for_mtls() {
+    let err = parse(&GOOD.replace("dev_pki_dir = \"data/pki\"", "")).unwrap_err().to_string();
+    assert!(err.contains("tls: set either dev_pki_dir"), "{err}");
+    let both = GOOD.replace("dev_pki_dir = \"data/pki\"", "dev_pki_dir = \"x\"\ncert_file = \"a\"\nkey_file = \"b\"");
+    assert!(parse(&both).is_err());
+}
+
+#[test]
+fn duplicate_environments_and_bad_operations_are_refused() {
+    let dup = format!("{GOOD}\n[[environments]]\nname = \"production\"\nlisten = \"127.0.0.1:8444\"\nupstream_url = \"http://127.0.0.1:1\"\n");
+    assert!(parse(&dup).unwrap_err().to_string().contains("environments[1].name: production is configured twice"));
+    let ops = format!("{GOOD}\n[[operations]]\nid = \"x\"\nmethod = \"GET\"\npath = \"/a/../b\"\nscope = \"s\"\n");
+    assert!(parse(&ops).unwrap_err().to_string().contains("operations"));
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/portcullis.toml");
+    Config::load(&path).unwrap();
+}

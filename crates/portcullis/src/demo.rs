@@ -1,0 +1,298 @@
+//! `portcullis demo`: the whole system on 127.0.0.1, seeded with demo partners in both
+//! environments, described in `DIR/demo.json` and a printed walkthrough.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portcullis_core::clock::Clock;
+use portcullis_core::jose::{Algorithm, JwsSigner, VerifyingKey};
+use portcullis_core::{Client, ClientAuthMethod, CredentialStatus, Environment, Grant, Partner, PartnerStatus, SystemClock};
+use portcullis_store::{Store, StoreError};
+use portcullis_tls::pki::{write_private_key_pem, DevPki};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivateKeyDer;
+use serde_json::{json, Value};
+
+use crate::app::{self, Running};
+use crate::config::{AdminConfig, BankConfig, ClientCertificates, Config, EnvironmentConfig, LimitsConfig, StoreConfig, TlsConfig, BUILTIN_BANK};
+
+const BANK_SEED: u64 = 20_261_123;
+/// Production credentials are time-bound.
+const PRODUCTION_CREDENTIAL_DAYS: i64 = 90;
+
+struct DemoPartner {
+    partner_id: &'static str,
+    name: &'static str,
+    client_id: &'static str,
+    environment: Environment,
+    method: ClientAuthMethod,
+    scopes: &'static [&'static str],
+}
+
+const PARTNERS: [DemoPartner; 3] = [
+    DemoPartner {
+        partner_id: "acme-payments",
+        name: "Acme Payments Ltd",
+        client_id: "acme-payments-prod",
+        environment: Environment::Production,
+        method: ClientAuthMethod::TlsClientAuth,
+        scopes: &["accounts:read", "balances:read", "transactions:read", "payments:write"],
+    },
+    DemoPartner {
+        partner_id: "finch-lending",
+        name: "Finch Lending Ltd",
+        client_id: "finch-lending-prod",
+        environment: Environment::Production,
+        method: ClientAuthMethod::PrivateKeyJwt,
+        scopes: &["accounts:read", "balances:read", "kyc:read"],
+    },
+    DemoPartner {
+        partner_id: "nova-budgeting",
+        name: "Nova Budgeting Ltd",
+        client_id: "nova-budgeting-sandbox",
+        environment: Environment::Sandbox,
+        method: ClientAuthMethod::PrivateKeyJwt,
+        scopes: &["accounts:read", "balances:read", "transactions:read", "kyc:read", "payments:write"],
+    },
+];
+
+pub fn demo_config(dir: &Path) -> Config {
+    let localhost = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let environment = |name| EnvironmentConfig {
+        name,
+        listen: localhost(0),
+        issuer: None,
+        audience: None,
+        upstream_url: BUILTIN_BANK.into(),
+        upstream_timeout_seconds: 10,
+        token_lifetime_seconds: 300,
+        client_certificates: ClientCertificates::Optional,
+        signing_algorithm: portcullis_core::SigningAlgorithm::ES256,
+    };
+    Config {
+        data_dir: dir.to_path_buf(),
+        store: StoreConfig::default(),
+        tls: TlsConfig { dev_pki_dir: Some(dir.join("pki")), cert_file: None, key_file: None, client_ca_file: None },
+        admin: AdminConfig { listen: localhost(0) },
+        sandbox_bank: Some(BankConfig { listen: localhost(0), seed: BANK_SEED }),
+        environments: vec![environment(Environment::Production), environment(Environment::Sandbox)],
+        limits: LimitsConfig::default(),
+        operations: Vec::new(),
+    }
+}
+
+/// Writes a file readable only by its owner.
+pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+fn created_if_new(result: Result<(), StoreError>) -> Result<(), String> {
+    match result {
+        Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Creates the demo partners, credentials and grants that do not exist yet, and returns
+/// their `demo.json` entries. Key and certificate files are reused when present.
+async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Value>, String> {
+    let mut pki = DevPki::load_or_create(&dir.join("pki")).map_err(|e| e.to_string())?;
+    let now = clock.now();
+    let mut entries = Vec::new();
+    for p in &PARTNERS {
+        created_if_new(store.create_partner(&Partner { id: p.partner_id.into(), name: p.name.into(), status: PartnerStatus::Active, created_at: now }).await)?;
+        let mut entry = json!({
+            "name": p.name,
+            "partner_id": p.partner_id,
+            "client_id": p.client_id,
+            "environment": p.environment,
+            "auth_method": p.method.as_str(),
+            "scopes": p.scopes,
+        });
+        let (jwks, tls_subject_dn) = match p.method {
+            ClientAuthMethod::TlsClientAuth => {
+                let cert = pki.client_cert(p.client_id, p.name).map_err(|e| e.to_string())?;
+                entry["client_cert"] = json!(cert.cert_file);
+                entry["client_key"] = json!(cert.key_file);
+                (None, Some(cert.subject_dn))
+            }
+            ClientAuthMethod::PrivateKeyJwt => {
+                let key_file = dir.join("pki").join(format!("{}.jwt-key.pem", p.client_id));
+                let public = partner_signing_key(&key_file)?;
+                entry["private_key"] = json!(key_file);
+                (Some(json!({"keys": [public.to_jwk()]})), None)
+            }
+        };
+        let expires_at = (p.environment == Environment::Production).then_some(now + PRODUCTION_CREDENTIAL_DAYS * 86_400);
+        let client = Client {
+            client_id: p.client_id.into(),
+            partner_id: p.partner_id.into(),
+            environment: p.environment,
+            auth_method: p.method,
+            jwks,
+            tls_subject_dn,
+            status: CredentialStatus::Active,
+            created_at: now,
+            expires_at,
+        };
+        created_if_new(store.create_client(&client).await)?;
+        if store.get_grant(p.partner_id, p.environment).await.is_err() {
+            let grant = Grant { partner_id: p.partner_id.into(), environment: p.environment, scopes: p.scopes.iter().map(|s| s.to_string()).collect() };
+            store.put_grant(&grant).await.map_err(|e| e.to_string())?;
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// The partner's private_key_jwt key, created on first use; returns its public key with
+/// the RFC 7638 thumbprint as kid.
+fn partner_signing_key(key_file: &Path) -> Result<VerifyingKey, String> {
+    if !key_file.exists() {
+        let (_, der) = JwsSigner::generate(String::new(), Algorithm::ES256).map_err(|e| e.to_string())?;
+        write_private_key_pem(key_file, &der).map_err(|e| e.to_string())?;
+    }
+    let der = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("{}: {e}", key_file.display()))?;
+    let signer = JwsSigner::from_pkcs8_any(String::new(), der.secret_der()).map_err(|e| e.to_string())?;
+    let public = signer.verifying_key();
+    let kid = public.thumbprint();
+    let mut jwk = public.to_jwk();
+    jwk["kid"] = json!(kid);
+    VerifyingKey::from_jwk(&jwk).map_err(|e| e.to_string())
+}
+
+/// Starts the demo in `dir`, seeds it and writes `demo.json`; returns the running system
+/// and the demo.json document.
+pub async fn start(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Running, Value), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let config = demo_config(&dir);
+    let running = app::start(&config, clock.clone()).await.map_err(|e| e.to_string())?;
+    let token_file = dir.join("admin-token");
+    let admin_token = match &running.bootstrap_admin_token {
+        Some(token) => {
+            write_secret_file(&token_file, token.expose()).map_err(|e| format!("{}: {e}", token_file.display()))?;
+            token.expose().clone()
+        }
+        None => std::fs::read_to_string(&token_file).map_err(|e| format!("{}: {e}", token_file.display()))?.trim().to_string(),
+    };
+    let partners = seed(running.store.as_ref(), &dir, clock.as_ref()).await?;
+    running.loader.reload().await.map_err(|e| e.to_string())?;
+
+    let bank = portcullis_sandbox::Bank::generate(BANK_SEED);
+    let mut environments = json!({});
+    for (env, served) in &running.environments {
+        let base = format!("https://{}", served.address);
+        environments[env.as_str()] = json!({
+            "gateway_url": base,
+            "token_url": format!("{}{}", served.issuer, portcullis_authorization_server::TOKEN_PATH),
+            "issuer": served.issuer,
+            "jwks_url": format!("{}{}", served.issuer, portcullis_authorization_server::JWKS_PATH),
+            "introspection_url": format!("{}{}", served.issuer, portcullis_authorization_server::INTROSPECT_PATH),
+            "revocation_url": format!("{}{}", served.issuer, portcullis_authorization_server::REVOKE_PATH),
+        });
+    }
+    let demo = json!({
+        "environments": environments,
+        "admin_url": format!("https://{}", running.admin_address),
+        "admin_token": admin_token,
+        "ca_cert": running.ca_file,
+        "partners": partners,
+        "bank_url": running.bank_address.map(|a| format!("http://{a}")),
+        "sample": {"account_id": bank.sample_account_id(), "customer_id": bank.sample_customer_id()},
+        "data_dir": dir,
+    });
+    let demo_file = dir.join("demo.json");
+    let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
+    // demo.json holds the admin token: owner-only.
+    write_secret_file(&demo_file, &text).map_err(|e| format!("{}: {e}", demo_file.display()))?;
+    Ok((running, demo))
+}
+
+pub async fn run(dir: Option<PathBuf>) -> Result<(), String> {
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            let tmp = tempfile::Builder::new().prefix("portcullis-demo-").tempdir().map_err(|e| e.to_string())?;
+            let path = tmp.keep();
+            eprintln!("No --dir given: using the new directory {}", path.display());
+            path
+        }
+    };
+    let (running, demo) = start(&dir, Arc::new(SystemClock)).await?;
+    println!("{}", walkthrough(&demo));
+    crate::wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+fn walkthrough(demo: &Value) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "portcullis".into());
+    let dir = s(&demo["data_dir"]);
+    let prod = &demo["environments"]["production"];
+    let sandbox = &demo["environments"]["sandbox"];
+    let find = |id: &str| demo["partners"].as_array().and_then(|ps| ps.iter().find(|p| p["client_id"] == json!(id)).cloned()).unwrap_or_default();
+    let acme = find("acme-payments-prod");
+    let (account, customer) = (s(&demo["sample"]["account_id"]), s(&demo["sample"]["customer_id"]));
+    format!(
+        r#"
+Portcullis demo is running. Everything below is in {dir}/demo.json.
+
+  production gateway  {prod_url}
+  sandbox gateway     {sandbox_url}
+  admin API           {admin_url}
+  synthetic bank      {bank_url}   (the upstream itself, for comparison)
+
+Copy and paste:
+
+  export PC={exe} CA={ca}
+  export GW={prod_url} SB={sandbox_url} ADMIN={admin_url} ADMIN_TOKEN=$(cat {dir}/admin-token)
+
+  # 1. Acme (mutual TLS, tls_client_auth): a certificate-bound token straight from curl
+  curl -s --cacert $CA --cert {acme_cert} --key {acme_key} \
+       -d grant_type=client_credentials -d client_id=acme-payments-prod $GW/oauth2/token
+  ACME=$($PC token --demo {dir}/demo.json --client-id acme-payments-prod)
+  curl -s --cacert $CA --cert {acme_cert} --key {acme_key} -H "Authorization: Bearer $ACME" $GW/accounts/{account}/balances
+
+  # 2. The same token without its certificate is refused (401, bound with cnf.x5t#S256)
+  curl -si --cacert $CA -H "Authorization: Bearer $ACME" $GW/accounts/{account}/balances
+
+  # 3. Finch (private_key_jwt) reads KYC; asking for transactions is 403 (scope not granted)
+  FINCH=$($PC token --demo {dir}/demo.json --client-id finch-lending-prod)
+  curl -s --cacert $CA -H "Authorization: Bearer $FINCH" $GW/customers/{customer}/kyc
+  curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/accounts/{account}/transactions
+
+  # 4. Nova works in the sandbox; its sandbox token is refused by production (401)
+  NOVA=$($PC token --demo {dir}/demo.json --client-id nova-budgeting-sandbox)
+  curl -s --cacert $CA -H "Authorization: Bearer $NOVA" $SB/accounts
+  curl -si --cacert $CA -H "Authorization: Bearer $NOVA" $GW/accounts
+
+  # 5. A payment needs payments:write and an Idempotency-Key
+  curl -s --cacert $CA --cert {acme_cert} --key {acme_key} -H "Authorization: Bearer $ACME" \
+       -H "Idempotency-Key: demo-1" -H "Content-Type: application/json" $GW/payments \
+       -d '{{"Data":{{"Initiation":{{"InstructionIdentification":"demo-1","EndToEndIdentification":"demo-1","InstructedAmount":{{"Amount":"10.00","Currency":"GBP"}},"CreditorAccount":{{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"99011400000001","Name":"Test Payee"}}}}}}}}'
+
+  # 6. Revoke Finch's credential: its token stops working at once (401)
+  curl -s --cacert $CA -X POST -H "Authorization: Bearer $ADMIN_TOKEN" $ADMIN/admin/v1/clients/finch-lending-prod/revoke
+  curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/customers/{customer}/kyc
+
+  # Discovery: metadata and signing keys of each issuer
+  curl -s --cacert $CA $GW/.well-known/oauth-authorization-server
+  curl -s --cacert $CA {jwks}
+
+Stop with Ctrl-C."#,
+        prod_url = s(&prod["gateway_url"]),
+        sandbox_url = s(&sandbox["gateway_url"]),
+        admin_url = s(&demo["admin_url"]),
+        bank_url = s(&demo["bank_url"]),
+        ca = s(&demo["ca_cert"]),
+        acme_cert = s(&acme["client_cert"]),
+        acme_key = s(&acme["client_key"]),
+        jwks = s(&prod["jwks_url"]),
+    )
+}
