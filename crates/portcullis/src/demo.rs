@@ -167,9 +167,16 @@ fn partner_signing_key(key_file: &Path) -> Result<VerifyingKey, String> {
 /// Starts the demo in `dir`, seeds it and writes `demo.json`; returns the running system
 /// and the demo.json document.
 pub async fn start(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Running, Value), String> {
+    start_with_config(dir, clock, |_| {}).await
+}
+
+/// Like [`start`], letting the caller adjust the configuration first (tests use it to
+/// choose the store or the upstream).
+pub async fn start_with_config(dir: &Path, clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> Result<(Running, Value), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
-    let config = demo_config(&dir);
+    let mut config = demo_config(&dir);
+    adjust(&mut config);
     let running = app::start(&config, clock.clone()).await.map_err(|e| e.to_string())?;
     let token_file = dir.join("admin-token");
     let admin_token = match &running.bootstrap_admin_token {

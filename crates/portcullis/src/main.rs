@@ -1,16 +1,12 @@
 //! `portcullis`: the one binary of the gateway, its control plane and its tools.
 #![forbid(unsafe_code)]
 
-mod app;
-mod config;
-mod demo;
-mod token_cmd;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use portcullis::{app, config, demo, token_cmd, wait_for_signal};
 use portcullis_core::SystemClock;
 
 #[derive(Parser)]
@@ -94,20 +90,4 @@ async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
