@@ -52,13 +52,19 @@ impl AuthorizationServer {
             ));
         }
         let (client_id, method) = match form.get("client_assertion_type") {
-            Some(JWT_BEARER_ASSERTION) => (self.verify_assertion(snapshot, form)?, ClientAuthMethod::PrivateKeyJwt),
+            Some(JWT_BEARER_ASSERTION) => (
+                self.verify_assertion(snapshot, form)?,
+                ClientAuthMethod::PrivateKeyJwt,
+            ),
             Some(_) => {
                 return Err(OAuthError::invalid_client(format!(
                     "client_assertion_type must be {JWT_BEARER_ASSERTION}"
                 )))
             }
-            None => (self.verify_mtls(snapshot, form, peer)?, ClientAuthMethod::TlsClientAuth),
+            None => (
+                self.verify_mtls(snapshot, form, peer)?,
+                ClientAuthMethod::TlsClientAuth,
+            ),
         };
         let now = self.clock.now();
         let entry = snapshot
@@ -71,7 +77,12 @@ impl AuthorizationServer {
         })
     }
 
-    fn registered<'s>(&self, snapshot: &'s Snapshot, client_id: &str, method: ClientAuthMethod) -> Result<&'s ClientEntry, OAuthError> {
+    fn registered<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        client_id: &str,
+        method: ClientAuthMethod,
+    ) -> Result<&'s ClientEntry, OAuthError> {
         match snapshot.client(client_id) {
             Some(entry) if entry.client.auth_method == method => Ok(entry),
             Some(_) => Err(OAuthError::invalid_client(format!(
@@ -92,13 +103,18 @@ impl AuthorizationServer {
             .as_deref()
             .is_some_and(|t| t.to_ascii_lowercase().contains("at+jwt"))
         {
-            return Err(OAuthError::invalid_client("an access token is not a client assertion"));
+            return Err(OAuthError::invalid_client(
+                "an access token is not a client assertion",
+            ));
         }
         // The issuer is read unverified only to find the key that must have signed it.
-        let claimed_client = peek_issuer(&jws).ok_or_else(|| OAuthError::invalid_client("client_assertion has no iss"))?;
+        let claimed_client = peek_issuer(&jws)
+            .ok_or_else(|| OAuthError::invalid_client("client_assertion has no iss"))?;
         if let Some(id) = form.get("client_id") {
             if id != claimed_client {
-                return Err(OAuthError::invalid_client("client_id does not match the assertion issuer"));
+                return Err(OAuthError::invalid_client(
+                    "client_id does not match the assertion issuer",
+                ));
             }
         }
         let entry = self.registered(snapshot, &claimed_client, ClientAuthMethod::PrivateKeyJwt)?;
@@ -111,7 +127,9 @@ impl AuthorizationServer {
                 (None, _) => k.algorithm.as_str() == jws.header.alg,
                 _ => false,
             })
-            .ok_or_else(|| OAuthError::invalid_client("no registered key matches the assertion kid/alg"))?;
+            .ok_or_else(|| {
+                OAuthError::invalid_client("no registered key matches the assertion kid/alg")
+            })?;
         let payload = jws
             .verify(key)
             .map_err(|_| OAuthError::invalid_client("client_assertion signature is invalid"))?;
@@ -119,10 +137,16 @@ impl AuthorizationServer {
             OAuthError::invalid_client("client_assertion must carry iss, sub, aud, exp and jti")
         })?;
         if claims.iss != claimed_client || claims.sub != claimed_client {
-            return Err(OAuthError::invalid_client("client_assertion iss and sub must both be the client_id"));
+            return Err(OAuthError::invalid_client(
+                "client_assertion iss and sub must both be the client_id",
+            ));
         }
-        if !(claims.aud.contains(&self.config.issuer) || claims.aud.contains(&self.token_endpoint())) {
-            return Err(OAuthError::invalid_client("client_assertion aud must be this issuer"));
+        if !(claims.aud.contains(&self.config.issuer)
+            || claims.aud.contains(&self.token_endpoint()))
+        {
+            return Err(OAuthError::invalid_client(
+                "client_assertion aud must be this issuer",
+            ));
         }
         let now = self.clock.now();
         let leeway = self.config.leeway_seconds;
@@ -136,14 +160,23 @@ impl AuthorizationServer {
             )));
         }
         if claims.nbf.or(claims.iat).is_some_and(|t| t - leeway > now) {
-            return Err(OAuthError::invalid_client("client_assertion is not yet valid"));
+            return Err(OAuthError::invalid_client(
+                "client_assertion is not yet valid",
+            ));
         }
         if claims.jti.is_empty() || claims.jti.len() > 256 {
-            return Err(OAuthError::invalid_client("client_assertion jti must be 1 to 256 characters"));
+            return Err(OAuthError::invalid_client(
+                "client_assertion jti must be 1 to 256 characters",
+            ));
         }
-        match self.replay.check_and_record(&claimed_client, &claims.jti, claims.exp + leeway, now) {
+        match self
+            .replay
+            .check_and_record(&claimed_client, &claims.jti, claims.exp + leeway, now)
+        {
             ReplayVerdict::Fresh => Ok(claimed_client),
-            ReplayVerdict::Replayed => Err(OAuthError::invalid_client("client_assertion jti has already been used")),
+            ReplayVerdict::Replayed => Err(OAuthError::invalid_client(
+                "client_assertion jti has already been used",
+            )),
             ReplayVerdict::Full => Err(OAuthError::new(
                 crate::error::OAuthErrorCode::ServerError,
                 "too many assertions in flight; retry shortly",
@@ -151,12 +184,21 @@ impl AuthorizationServer {
         }
     }
 
-    fn verify_mtls(&self, snapshot: &Snapshot, form: &Form, peer: Option<&PeerIdentity>) -> Result<String, OAuthError> {
+    fn verify_mtls(
+        &self,
+        snapshot: &Snapshot,
+        form: &Form,
+        peer: Option<&PeerIdentity>,
+    ) -> Result<String, OAuthError> {
         let client_id = form.get("client_id").ok_or_else(|| {
-            OAuthError::invalid_client("client authentication required: private_key_jwt or tls_client_auth")
+            OAuthError::invalid_client(
+                "client authentication required: private_key_jwt or tls_client_auth",
+            )
         })?;
         let peer = peer.ok_or_else(|| {
-            OAuthError::invalid_client("tls_client_auth requires a client certificate on the connection")
+            OAuthError::invalid_client(
+                "tls_client_auth requires a client certificate on the connection",
+            )
         })?;
         let entry = self.registered(snapshot, client_id, ClientAuthMethod::TlsClientAuth)?;
         match entry.client.tls_subject_dn.as_deref() {

@@ -40,7 +40,10 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into() }
+        Self {
+            code,
+            description: description.into(),
+        }
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -56,7 +59,10 @@ impl OAuthError {
     }
 
     pub fn server_error() -> Self {
-        Self::new(OAuthErrorCode::ServerError, "the authorization server could not complete the request")
+        Self::new(
+            OAuthErrorCode::ServerError,
+            "the authorization server could not complete the request",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -86,8 +92,14 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<B
     let mut response = Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = status;
     let h = response.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     h.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }

@@ -20,8 +20,9 @@ impl Form {
                 "Content-Type must be application/x-www-form-urlencoded",
             ));
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| OAuthError::invalid_request("the form body is not valid urlencoded UTF-8"))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+            OAuthError::invalid_request("the form body is not valid urlencoded UTF-8")
+        })?;
         if pairs.len() > MAX_PARAMETERS {
             return Err(OAuthError::invalid_request(format!(
                 "too many parameters: at most {MAX_PARAMETERS}"
@@ -30,14 +31,19 @@ impl Form {
         let mut map = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {
             if map.insert(name.clone(), value).is_some() {
-                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name} is repeated"
+                )));
             }
         }
         Ok(Self(map))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {

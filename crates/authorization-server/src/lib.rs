@@ -20,7 +20,10 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use portcullis_core::clock::Clock;
 use portcullis_core::snapshot::SharedSnapshot;
-use portcullis_core::token::{verify_access_token, AccessTokenClaims, Audience, Confirmation, TokenExpectations, ACCESS_TOKEN_TYP};
+use portcullis_core::token::{
+    verify_access_token, AccessTokenClaims, Audience, Confirmation, TokenExpectations,
+    ACCESS_TOKEN_TYP,
+};
 use portcullis_core::{Environment, RevokedToken, Snapshot};
 use portcullis_store::SnapshotLoader;
 use portcullis_tls::PeerIdentity;
@@ -91,7 +94,11 @@ impl AuthorizationServer {
     }
 
     /// Answers one request. `peer` is the verified client certificate of the connection.
-    pub async fn handle(&self, request: Request<Bytes>, peer: Option<&PeerIdentity>) -> Response<Bytes> {
+    pub async fn handle(
+        &self,
+        request: Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+    ) -> Response<Bytes> {
         let (method, path) = (request.method().clone(), request.uri().path().to_string());
         let result = match (method, path.as_str()) {
             (Method::POST, TOKEN_PATH) => self.token(&request, peer),
@@ -104,8 +111,13 @@ impl AuthorizationServer {
                     StatusCode::METHOD_NOT_ALLOWED,
                     &json!({"error": "invalid_request", "error_description": "method not allowed"}),
                 );
-                let allow = if matches!(path.as_str(), JWKS_PATH | METADATA_PATH) { "GET" } else { "POST" };
-                r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+                let allow = if matches!(path.as_str(), JWKS_PATH | METADATA_PATH) {
+                    "GET"
+                } else {
+                    "POST"
+                };
+                r.headers_mut()
+                    .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
                 return r;
             }
             _ => {
@@ -126,7 +138,11 @@ impl AuthorizationServer {
         Form::parse(content_type, request.body())
     }
 
-    fn token(&self, request: &Request<Bytes>, peer: Option<&PeerIdentity>) -> Result<Response<Bytes>, OAuthError> {
+    fn token(
+        &self,
+        request: &Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+    ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load();
         match form.require("grant_type")? {
@@ -166,9 +182,13 @@ impl AuthorizationServer {
             scope: scope.clone(),
             partner_id: client.partner_id.clone(),
             // Bind to the certificate whenever one was presented (RFC 8705 §3).
-            cnf: peer.map(|p| Confirmation { x5t_s256: Some(p.thumbprint.clone()) }),
+            cnf: peer.map(|p| Confirmation {
+                x5t_s256: Some(p.thumbprint.clone()),
+            }),
         };
-        let token = signer.sign(ACCESS_TOKEN_TYP, &claims).map_err(|_| OAuthError::server_error())?;
+        let token = signer
+            .sign(ACCESS_TOKEN_TYP, &claims)
+            .map_err(|_| OAuthError::server_error())?;
         tracing::info!(
             environment = %self.config.environment,
             client_id = %client.client_id,
@@ -191,13 +211,20 @@ impl AuthorizationServer {
 
     /// The scopes to issue: those asked for, each of which must be granted; all granted
     /// scopes when none are asked for.
-    fn grant_scope(&self, snapshot: &Snapshot, client: &AuthenticatedClient, requested: Option<&str>) -> Result<String, OAuthError> {
+    fn grant_scope(
+        &self,
+        snapshot: &Snapshot,
+        client: &AuthenticatedClient,
+        requested: Option<&str>,
+    ) -> Result<String, OAuthError> {
         let granted = snapshot
             .grant(&client.partner_id, self.config.environment)
             .map(|g| g.scopes.as_slice())
             .unwrap_or_default();
         if granted.is_empty() {
-            return Err(OAuthError::invalid_scope("this partner has no scopes granted in this environment"));
+            return Err(OAuthError::invalid_scope(
+                "this partner has no scopes granted in this environment",
+            ));
         }
         let Some(requested) = requested else {
             return Ok(granted.join(" "));
@@ -205,7 +232,9 @@ impl AuthorizationServer {
         let mut scopes: Vec<&str> = Vec::new();
         for scope in requested.split(' ').filter(|s| !s.is_empty()) {
             if !granted.iter().any(|g| g == scope) {
-                return Err(OAuthError::invalid_scope(format!("scope {scope:?} is not granted to this client")));
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {scope:?} is not granted to this client"
+                )));
             }
             if !scopes.contains(&scope) {
                 scopes.push(scope);
@@ -230,7 +259,11 @@ impl AuthorizationServer {
         verify_access_token(token, keys, &expect).ok()
     }
 
-    fn introspect(&self, request: &Request<Bytes>, peer: Option<&PeerIdentity>) -> Result<Response<Bytes>, OAuthError> {
+    fn introspect(
+        &self,
+        request: &Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+    ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load();
         let caller = self.authenticate_client(&snapshot, &form, peer)?;
@@ -241,7 +274,9 @@ impl AuthorizationServer {
         let active = self.verify(&snapshot, token).filter(|c| {
             c.partner_id == caller.partner_id
                 && !snapshot.is_token_revoked(&c.jti)
-                && snapshot.usable_client(&c.client_id, self.config.environment, now).is_ok()
+                && snapshot
+                    .usable_client(&c.client_id, self.config.environment, now)
+                    .is_ok()
         });
         let body = match active {
             Some(c) => {
@@ -268,7 +303,11 @@ impl AuthorizationServer {
         Ok(json_response(StatusCode::OK, &body))
     }
 
-    async fn revoke(&self, request: &Request<Bytes>, peer: Option<&PeerIdentity>) -> Result<Response<Bytes>, OAuthError> {
+    async fn revoke(
+        &self,
+        request: &Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+    ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load_full();
         let caller = self.authenticate_client(&snapshot, &form, peer)?;
@@ -291,7 +330,11 @@ impl AuthorizationServer {
                 "the token was not issued to this client",
             ));
         }
-        let revoked = RevokedToken { jti: claims.jti.clone(), client_id: claims.client_id.clone(), expires_at: claims.exp };
+        let revoked = RevokedToken {
+            jti: claims.jti.clone(),
+            client_id: claims.client_id.clone(),
+            expires_at: claims.exp,
+        };
         let store = self.loader.store();
         if let Err(e) = store.revoke_token(&revoked).await {
             tracing::error!(error = %e, "revocation could not be stored");
@@ -313,7 +356,10 @@ impl AuthorizationServer {
             .unwrap_or_default();
         keys.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
         let mut r = json_response(StatusCode::OK, &json!({"keys": keys}));
-        r.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("max-age=60"));
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("max-age=60"),
+        );
         r.headers_mut().remove(http::header::PRAGMA);
         r
     }
@@ -340,7 +386,10 @@ impl AuthorizationServer {
             "tls_client_certificate_bound_access_tokens": true,
         });
         let mut r = json_response(StatusCode::OK, &body);
-        r.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("max-age=300"));
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("max-age=300"),
+        );
         r.headers_mut().remove(http::header::PRAGMA);
         r
     }

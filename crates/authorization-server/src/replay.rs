@@ -22,10 +22,19 @@ pub enum ReplayVerdict {
 
 impl ReplayCache {
     pub fn new(capacity: usize) -> Self {
-        Self { seen: Mutex::new(HashMap::new()), capacity }
+        Self {
+            seen: Mutex::new(HashMap::new()),
+            capacity,
+        }
     }
 
-    pub fn check_and_record(&self, client_id: &str, jti: &str, expires_at: UnixSeconds, now: UnixSeconds) -> ReplayVerdict {
+    pub fn check_and_record(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> ReplayVerdict {
         let mut seen = match self.seen.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -54,11 +63,26 @@ mod tests {
     #[test]
     fn refuses_reuse_until_expiry_and_stays_bounded() {
         let cache = ReplayCache::new(2);
-        assert_eq!(cache.check_and_record("c", "j1", 100, 50), ReplayVerdict::Fresh);
-        assert_eq!(cache.check_and_record("c", "j1", 100, 60), ReplayVerdict::Replayed);
-        assert_eq!(cache.check_and_record("other", "j1", 100, 60), ReplayVerdict::Fresh);
-        assert_eq!(cache.check_and_record("c", "j2", 100, 60), ReplayVerdict::Full);
+        assert_eq!(
+            cache.check_and_record("c", "j1", 100, 50),
+            ReplayVerdict::Fresh
+        );
+        assert_eq!(
+            cache.check_and_record("c", "j1", 100, 60),
+            ReplayVerdict::Replayed
+        );
+        assert_eq!(
+            cache.check_and_record("other", "j1", 100, 60),
+            ReplayVerdict::Fresh
+        );
+        assert_eq!(
+            cache.check_and_record("c", "j2", 100, 60),
+            ReplayVerdict::Full
+        );
         // Once the first two expire there is room again.
-        assert_eq!(cache.check_and_record("c", "j2", 300, 150), ReplayVerdict::Fresh);
+        assert_eq!(
+            cache.check_and_record("c", "j2", 300, 150),
+            ReplayVerdict::Fresh
+        );
     }
 }

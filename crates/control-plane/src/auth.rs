@@ -21,7 +21,10 @@ pub fn hash_admin_token(token: &str) -> String {
 pub fn new_admin_token() -> Result<String, ring::error::Unspecified> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes)?;
-    Ok(format!("pcadm_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!(
+        "pcadm_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
 }
 
 /// The authenticated administrator of a request.
@@ -37,7 +40,15 @@ impl Admin {
             StatusCode::FORBIDDEN,
             "forbidden",
             "Forbidden",
-            format!("role {} may not do this; needs one of: {}", self.0.role.as_str(), roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "role {} may not do this; needs one of: {}",
+                self.0.role.as_str(),
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ))
     }
 }
@@ -52,13 +63,17 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = Arc::<AdminState>::from_ref(state);
         let unauthorized = |detail: &str| {
-            let mut p = portcullis_core::problem::Problem::unauthorized(Some("invalid_token"), detail);
+            let mut p =
+                portcullis_core::problem::Problem::unauthorized(Some("invalid_token"), detail);
             p.kind = "unauthorized";
             ApiError(p)
         };
         let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            let mut p = portcullis_core::problem::Problem::unauthorized(None, "an admin token is required: Authorization: Bearer <token>");
+            let mut p = portcullis_core::problem::Problem::unauthorized(
+                None,
+                "an admin token is required: Authorization: Bearer <token>",
+            );
             p.kind = "unauthorized";
             return Err(ApiError(p));
         };
@@ -69,7 +84,11 @@ where
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("expected Authorization: Bearer <admin token>"))?;
-        match state.store().find_admin_token(&hash_admin_token(token)).await? {
+        match state
+            .store()
+            .find_admin_token(&hash_admin_token(token))
+            .await?
+        {
             Some(admin) => Ok(Admin(admin)),
             None => Err(unauthorized("unknown admin token")),
         }
@@ -85,6 +104,9 @@ mod tests {
         let (a, b) = (new_admin_token().unwrap(), new_admin_token().unwrap());
         assert_ne!(a, b);
         assert!(a.starts_with("pcadm_") && a.len() == 70);
-        assert_eq!(hash_admin_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_admin_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -9,7 +9,12 @@ use portcullis_store::StoreError;
 pub struct ApiError(pub Problem);
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self(Problem::new(status, kind, title, detail))
     }
 }
@@ -18,10 +23,17 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { .. } => Self(Problem::not_found(e.to_string())),
-            StoreError::Conflict { .. } => Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string()),
+            StoreError::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "store failure in admin API");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "Service Unavailable", "the store is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "Service Unavailable",
+                    "the store is unavailable; retry later",
+                )
             }
         }
     }
@@ -30,7 +42,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = format!("{:016x}", rand_id());
-        self.0.into_response::<Bytes>(&request_id).map(axum::body::Body::from)
+        self.0
+            .into_response::<Bytes>(&request_id)
+            .map(axum::body::Body::from)
     }
 }
 

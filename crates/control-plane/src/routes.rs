@@ -36,8 +36,14 @@ pub fn router(loader: Arc<SnapshotLoader>) -> Router {
         .route("/admin/v1/health", get(health))
         .route("/admin/v1/partners", get(list_partners))
         .route("/admin/v1/partners/{partner_id}", get(get_partner))
-        .route("/admin/v1/partners/{partner_id}/suspend", post(suspend_partner))
-        .route("/admin/v1/partners/{partner_id}/activate", post(activate_partner))
+        .route(
+            "/admin/v1/partners/{partner_id}/suspend",
+            post(suspend_partner),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/activate",
+            post(activate_partner),
+        )
         .route("/admin/v1/clients", get(list_clients))
         .route("/admin/v1/clients/{client_id}", get(get_client))
         .route("/admin/v1/clients/{client_id}/revoke", post(revoke_client))
@@ -45,11 +51,18 @@ pub fn router(loader: Arc<SnapshotLoader>) -> Router {
         .with_state(state)
 }
 
-const READERS: &[AdminRole] = &[AdminRole::Viewer, AdminRole::Auditor, AdminRole::Operator, AdminRole::Approver];
+const READERS: &[AdminRole] = &[
+    AdminRole::Viewer,
+    AdminRole::Auditor,
+    AdminRole::Operator,
+    AdminRole::Approver,
+];
 const OPERATORS: &[AdminRole] = &[AdminRole::Operator];
 
 async fn not_found() -> ApiError {
-    ApiError(portcullis_core::problem::Problem::not_found("no admin operation at this path"))
+    ApiError(portcullis_core::problem::Problem::not_found(
+        "no admin operation at this path",
+    ))
 }
 
 async fn health(State(state): State<Arc<AdminState>>) -> Result<Json<Value>, ApiError> {
@@ -57,17 +70,29 @@ async fn health(State(state): State<Arc<AdminState>>) -> Result<Json<Value>, Api
     Ok(Json(json!({"status": "ok", "revision": revision})))
 }
 
-async fn list_partners(admin: Admin, State(state): State<Arc<AdminState>>) -> Result<Json<Vec<Partner>>, ApiError> {
+async fn list_partners(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+) -> Result<Json<Vec<Partner>>, ApiError> {
     admin.require(READERS)?;
     Ok(Json(state.store().list_partners().await?))
 }
 
-async fn get_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+async fn get_partner(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Partner>, ApiError> {
     admin.require(READERS)?;
     Ok(Json(state.store().get_partner(&id).await?))
 }
 
-async fn set_partner_status(admin: Admin, state: &AdminState, id: &str, status: PartnerStatus) -> Result<Json<Partner>, ApiError> {
+async fn set_partner_status(
+    admin: Admin,
+    state: &AdminState,
+    id: &str,
+    status: PartnerStatus,
+) -> Result<Json<Partner>, ApiError> {
     admin.require(OPERATORS)?;
     state.store().set_partner_status(id, status).await?;
     state.publish().await;
@@ -75,11 +100,19 @@ async fn set_partner_status(admin: Admin, state: &AdminState, id: &str, status: 
     Ok(Json(state.store().get_partner(id).await?))
 }
 
-async fn suspend_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+async fn suspend_partner(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Partner>, ApiError> {
     set_partner_status(admin, &state, &id, PartnerStatus::Suspended).await
 }
 
-async fn activate_partner(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Partner>, ApiError> {
+async fn activate_partner(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Partner>, ApiError> {
     set_partner_status(admin, &state, &id, PartnerStatus::Active).await
 }
 
@@ -89,21 +122,41 @@ struct ClientFilter {
     partner_id: Option<String>,
 }
 
-async fn list_clients(admin: Admin, State(state): State<Arc<AdminState>>, Query(filter): Query<ClientFilter>) -> Result<Json<Vec<Client>>, ApiError> {
+async fn list_clients(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Query(filter): Query<ClientFilter>,
+) -> Result<Json<Vec<Client>>, ApiError> {
     admin.require(READERS)?;
-    Ok(Json(state.store().list_clients(filter.partner_id.as_deref()).await?))
+    Ok(Json(
+        state
+            .store()
+            .list_clients(filter.partner_id.as_deref())
+            .await?,
+    ))
 }
 
-async fn get_client(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Client>, ApiError> {
+async fn get_client(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Client>, ApiError> {
     admin.require(READERS)?;
     Ok(Json(state.store().get_client(&id).await?))
 }
 
 /// Revokes a credential: the token endpoint refuses it and the gateways refuse every token
 /// issued to it, from the next snapshot on.
-async fn revoke_client(admin: Admin, State(state): State<Arc<AdminState>>, Path(id): Path<String>) -> Result<Json<Client>, ApiError> {
+async fn revoke_client(
+    admin: Admin,
+    State(state): State<Arc<AdminState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Client>, ApiError> {
     admin.require(OPERATORS)?;
-    state.store().set_client_status(&id, CredentialStatus::Revoked).await?;
+    state
+        .store()
+        .set_client_status(&id, CredentialStatus::Revoked)
+        .await?;
     state.publish().await;
     tracing::info!(admin = %admin.0.name, client_id = %id, "credential revoked");
     Ok(Json(state.store().get_client(&id).await?))

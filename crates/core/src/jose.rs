@@ -147,7 +147,10 @@ enum PublicKeyBytes {
     Ed25519(Vec<u8>),
     /// Uncompressed SEC1 point, 0x04 || x || y.
     P256(Vec<u8>),
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
 }
 
 /// A public key with its one permitted algorithm.
@@ -162,9 +165,13 @@ impl VerifyingKey {
     /// Reads a public JWK (RFC 7517/8037). Private members are refused so that a private key
     /// is never registered where a public one belongs.
     pub fn from_jwk(jwk: &Value) -> Result<Self, JoseError> {
-        let obj = jwk.as_object().ok_or(JoseError::InvalidJwk("not a JSON object"))?;
+        let obj = jwk
+            .as_object()
+            .ok_or(JoseError::InvalidJwk("not a JSON object"))?;
         if obj.contains_key("d") || obj.contains_key("p") || obj.contains_key("k") {
-            return Err(JoseError::InvalidJwk("contains private or symmetric key material"));
+            return Err(JoseError::InvalidJwk(
+                "contains private or symmetric key material",
+            ));
         }
         let text = |name: &'static str| obj.get(name).and_then(Value::as_str);
         let member = |name: &'static str| -> Result<Vec<u8>, JoseError> {
@@ -195,11 +202,17 @@ impl VerifyingKey {
             (Some("RSA"), _) => {
                 let (n, e) = (member("n")?, member("e")?);
                 if n.len() < 256 {
-                    return Err(JoseError::InvalidJwk("RSA modulus must be at least 2048 bits"));
+                    return Err(JoseError::InvalidJwk(
+                        "RSA modulus must be at least 2048 bits",
+                    ));
                 }
                 (Algorithm::PS256, PublicKeyBytes::Rsa { n, e })
             }
-            _ => return Err(JoseError::InvalidJwk("kty/crv must be OKP/Ed25519, EC/P-256 or RSA")),
+            _ => {
+                return Err(JoseError::InvalidJwk(
+                    "kty/crv must be OKP/Ed25519, EC/P-256 or RSA",
+                ))
+            }
         };
         if let Some(alg) = text("alg") {
             if alg != algorithm.as_str() {
@@ -250,13 +263,17 @@ impl VerifyingKey {
     /// order. Used as `kid`, so a client and its registration agree without coordination.
     pub fn thumbprint(&self) -> String {
         let canonical = match &self.key {
-            PublicKeyBytes::Ed25519(x) => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x)),
+            PublicKeyBytes::Ed25519(x) => {
+                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x))
+            }
             PublicKeyBytes::P256(p) => format!(
                 r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
                 b64(&p[1..33]),
                 b64(&p[33..65])
             ),
-            PublicKeyBytes::Rsa { n, e } => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n)),
+            PublicKeyBytes::Rsa { n, e } => {
+                format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n))
+            }
         };
         sha256_b64(canonical.as_bytes())
     }
@@ -311,7 +328,11 @@ impl JwsSigner {
             Algorithm::ES256 => {
                 EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             }
-            Algorithm::PS256 => return Err(JoseError::InvalidPrivateKey("PS256 signing keys are not generated")),
+            Algorithm::PS256 => {
+                return Err(JoseError::InvalidPrivateKey(
+                    "PS256 signing keys are not generated",
+                ))
+            }
         }
         .map_err(|_| JoseError::SigningFailed)?;
         let der = pkcs8.as_ref().to_vec();
@@ -329,7 +350,11 @@ impl JwsSigner {
                     .map(PrivateKey::P256)
                     .map_err(|_| JoseError::InvalidPrivateKey("not a P-256 PKCS#8 key"))?
             }
-            Algorithm::PS256 => return Err(JoseError::InvalidPrivateKey("PS256 signing is not supported")),
+            Algorithm::PS256 => {
+                return Err(JoseError::InvalidPrivateKey(
+                    "PS256 signing is not supported",
+                ))
+            }
         };
         Ok(Self {
             kid,

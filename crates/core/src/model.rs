@@ -19,7 +19,6 @@ pub enum Environment {
 
 impl Environment {
     pub const ALL: [Environment; 2] = [Environment::Production, Environment::Sandbox];
-
 }
 
 impl fmt::Display for Environment {
@@ -217,7 +216,10 @@ mod tests {
         }
         let err = "staging".parse::<Environment>().unwrap_err();
         assert!(err.to_string().contains("production sandbox"), "{err}");
-        assert_eq!("tls_client_auth".parse(), Ok(ClientAuthMethod::TlsClientAuth));
+        assert_eq!(
+            "tls_client_auth".parse(),
+            Ok(ClientAuthMethod::TlsClientAuth)
+        );
         assert_eq!("ES256".parse(), Ok(SigningAlgorithm::ES256));
     }
 }

@@ -20,7 +20,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             kind,
@@ -42,7 +47,12 @@ impl Problem {
             ),
             None => "Bearer realm=\"portcullis\"".to_string(),
         };
-        let mut p = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail);
+        let mut p = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        );
         p.www_authenticate = Some(challenge);
         p
     }
@@ -65,7 +75,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad Request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad Request",
+            detail,
+        )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -102,8 +117,14 @@ impl Problem {
         let mut response = http::Response::new(B::from(self.body(request_id)));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_JSON),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         if let Some(challenge) = self.www_authenticate.as_deref() {
             if let Ok(v) = HeaderValue::from_str(challenge) {
                 headers.insert(http::header::WWW_AUTHENTICATE, v);
@@ -125,7 +146,9 @@ mod tests {
         let p = Problem::unauthorized(Some("invalid_token"), "bad \"quote\"");
         let r: http::Response<Bytes> = p.into_response("req-1");
         assert_eq!(r.status(), 401);
-        let challenge = r.headers()[http::header::WWW_AUTHENTICATE].to_str().unwrap();
+        let challenge = r.headers()[http::header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
         assert_eq!(
             challenge,
             "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"bad 'quote'\""

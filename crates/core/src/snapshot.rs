@@ -77,7 +77,11 @@ impl Snapshot {
     /// never takes the gateway down.
     pub fn build(dump: StateDump) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
-        let partners = dump.partners.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let partners = dump
+            .partners
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let mut clients = HashMap::new();
         for client in dump.clients {
             let keys = match &client.jwks {
@@ -114,7 +118,9 @@ impl Snapshot {
                 }
             };
             let entry = issuers.entry(key.environment).or_default();
-            entry.verifying.insert(key.kid.clone(), signer.verifying_key());
+            entry
+                .verifying
+                .insert(key.kid.clone(), signer.verifying_key());
             // Keys arrive oldest first, so the last active one is the newest.
             if key.status == SigningKeyStatus::Active {
                 entry.signer = Some(Arc::new(signer));
@@ -160,7 +166,10 @@ impl Snapshot {
         environment: Environment,
         now: UnixSeconds,
     ) -> Result<&ClientEntry, ClientDenied> {
-        let entry = self.clients.get(client_id).ok_or(ClientDenied::UnknownClient)?;
+        let entry = self
+            .clients
+            .get(client_id)
+            .ok_or(ClientDenied::UnknownClient)?;
         let client = &entry.client;
         if client.environment != environment {
             return Err(ClientDenied::WrongEnvironment);

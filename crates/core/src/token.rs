@@ -122,8 +122,9 @@ pub fn verify_access_token(
 ) -> Result<AccessTokenClaims, TokenError> {
     let jws = UnverifiedJws::parse(token).map_err(|_| TokenError::Malformed)?;
     match jws.header.typ.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
-            || t.eq_ignore_ascii_case("application/at+jwt") => {}
+        Some(t)
+            if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                || t.eq_ignore_ascii_case("application/at+jwt") => {}
         _ => return Err(TokenError::WrongType),
     }
     let key = jws

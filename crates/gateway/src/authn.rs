@@ -20,7 +20,10 @@ pub struct AuthnFailure {
 }
 
 fn fail(reason: &'static str, error: Option<&'static str>, detail: &str) -> AuthnFailure {
-    AuthnFailure { reason, problem: Problem::unauthorized(error, detail) }
+    AuthnFailure {
+        reason,
+        problem: Problem::unauthorized(error, detail),
+    }
 }
 
 /// The token from `Authorization: Bearer <token>`, strictly (RFC 6750 §2.1).
@@ -28,18 +31,34 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthnFailure> {
     let value = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| fail("missing_token", None, "an access token is required"))?;
-    let value = value
-        .to_str()
-        .map_err(|_| fail("malformed_header", Some("invalid_request"), "the Authorization header is not ASCII"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| fail("malformed_header", Some("invalid_request"), "expected Authorization: Bearer <token>"))?;
+    let value = value.to_str().map_err(|_| {
+        fail(
+            "malformed_header",
+            Some("invalid_request"),
+            "the Authorization header is not ASCII",
+        )
+    })?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        fail(
+            "malformed_header",
+            Some("invalid_request"),
+            "expected Authorization: Bearer <token>",
+        )
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(fail("wrong_scheme", Some("invalid_request"), "only the Bearer scheme is accepted"));
+        return Err(fail(
+            "wrong_scheme",
+            Some("invalid_request"),
+            "only the Bearer scheme is accepted",
+        ));
     }
     let token = token.trim();
     if token.is_empty() || token.contains(' ') {
-        return Err(fail("malformed_header", Some("invalid_request"), "expected Authorization: Bearer <token>"));
+        return Err(fail(
+            "malformed_header",
+            Some("invalid_request"),
+            "expected Authorization: Bearer <token>",
+        ));
     }
     Ok(token)
 }
@@ -54,7 +73,11 @@ pub struct Authenticator<'a> {
 impl Authenticator<'_> {
     /// Returns the verified claims of the request's token, bound to `peer` when the token
     /// says so.
-    pub fn authenticate(&self, headers: &HeaderMap, peer: Option<&PeerIdentity>) -> Result<Arc<AccessTokenClaims>, AuthnFailure> {
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<&PeerIdentity>,
+    ) -> Result<Arc<AccessTokenClaims>, AuthnFailure> {
         let token = bearer_token(headers)?;
         let now = self.expect.now;
         let claims = match self.cache.get(token, now) {
@@ -64,7 +87,13 @@ impl Authenticator<'_> {
                     .snapshot
                     .issuer(self.environment)
                     .map(|i| &i.verifying)
-                    .ok_or_else(|| fail("unknown_key", Some("invalid_token"), "no signing keys are configured"))?;
+                    .ok_or_else(|| {
+                        fail(
+                            "unknown_key",
+                            Some("invalid_token"),
+                            "no signing keys are configured",
+                        )
+                    })?;
                 let claims = verify_access_token(token, keys, &self.expect)
                     .map_err(|e| fail(e.reason(), Some("invalid_token"), &e.to_string()))?;
                 let claims = Arc::new(claims);
@@ -110,11 +139,21 @@ mod tests {
     fn bearer_parsing_is_strict() {
         assert_eq!(bearer_token(&headers(b"Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(&headers(b"bearer abc")).unwrap(), "abc");
-        for bad in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"Bearer a b", b"DPoP abc", b"Bearer \xff"] {
+        for bad in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Basic abc",
+            b"Bearer a b",
+            b"DPoP abc",
+            b"Bearer \xff",
+        ] {
             assert!(bearer_token(&headers(bad)).is_err(), "{bad:?}");
         }
         let missing = bearer_token(&HeaderMap::new()).unwrap_err();
         assert_eq!(missing.reason, "missing_token");
-        assert_eq!(missing.problem.www_authenticate.as_deref(), Some("Bearer realm=\"portcullis\""));
+        assert_eq!(
+            missing.problem.www_authenticate.as_deref(),
+            Some("Bearer realm=\"portcullis\"")
+        );
     }
 }

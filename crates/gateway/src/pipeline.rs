@@ -18,7 +18,9 @@ use portcullis_core::Environment;
 use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
-use crate::proxy::{sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError};
+use crate::proxy::{
+    sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError,
+};
 use crate::routes::{RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
@@ -94,24 +96,45 @@ impl Gateway {
     }
 
     /// Answers one request; never fails, every error becomes a problem+json answer.
-    pub async fn handle(&self, request: Request<Incoming>, conn: &ConnectionInfo) -> Response<ResponseBody> {
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        conn: &ConnectionInfo,
+    ) -> Response<ResponseBody> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let interaction_id = interaction_id(request.headers());
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let mut decision = Decision { operation: None, partner_id: None, client_id: None, reason: "allowed" };
-        let mut response = match self.process(request, conn, &request_id, &interaction_id, &mut decision).await {
+        let mut decision = Decision {
+            operation: None,
+            partner_id: None,
+            client_id: None,
+            reason: "allowed",
+        };
+        let mut response = match self
+            .process(request, conn, &request_id, &interaction_id, &mut decision)
+            .await
+        {
             Ok(r) => r,
             Err(problem) => problem.into_response::<Bytes>(&request_id).map(full),
         };
         let headers = response.headers_mut();
         set_header(headers, "x-request-id", &request_id);
         set_header(headers, "x-fapi-interaction-id", &interaction_id);
-        headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-        headers.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000"));
+        headers.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000"),
+        );
         if !headers.contains_key(http::header::CACHE_CONTROL) {
-            headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
         }
         let status = response.status().as_u16();
         let latency_us = started.elapsed().as_micros() as u64;
@@ -138,7 +161,8 @@ impl Gateway {
         decision: &mut Decision,
     ) -> Result<Response<ResponseBody>, Problem> {
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
-        check_request_headers(request.headers()).inspect_err(|_| decision.reason = "malformed_request")?;
+        check_request_headers(request.headers())
+            .inspect_err(|_| decision.reason = "malformed_request")?;
 
         // The authorization server shares the listener; it authenticates its own callers.
         if owns_path(request.uri().path()) {
@@ -159,8 +183,20 @@ impl Gateway {
             RouteMatch::Found { operation, .. } => operation,
             RouteMatch::MethodNotAllowed { allowed } => {
                 decision.reason = "method_not_allowed";
-                let mut p = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method Not Allowed", "this operation does not accept that method");
-                p.detail = format!("allowed: {}", allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "));
+                let mut p = Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    "Method Not Allowed",
+                    "this operation does not accept that method",
+                );
+                p.detail = format!(
+                    "allowed: {}",
+                    allowed
+                        .iter()
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
                 return Err(p);
             }
             RouteMatch::NotFound => {
@@ -169,7 +205,9 @@ impl Gateway {
             }
             RouteMatch::Invalid => {
                 decision.reason = "invalid_path";
-                return Err(Problem::bad_request("the path must be canonical: no empty, dot or percent-encoded segments"));
+                return Err(Problem::bad_request(
+                    "the path must be canonical: no empty, dot or percent-encoded segments",
+                ));
             }
         };
         decision.operation = Some(operation.id.clone());
@@ -179,67 +217,110 @@ impl Gateway {
         let authenticator = Authenticator {
             snapshot: &snapshot,
             cache: &self.token_cache,
-            expect: TokenExpectations { issuer: &self.issuer, audience: &self.audience, leeway_seconds: self.limits.leeway_seconds, now },
+            expect: TokenExpectations {
+                issuer: &self.issuer,
+                audience: &self.audience,
+                leeway_seconds: self.limits.leeway_seconds,
+                now,
+            },
             environment: self.environment,
         };
-        let claims = authenticator.authenticate(request.headers(), conn.peer.as_ref()).map_err(|f| {
-            decision.reason = f.reason;
-            f.problem
-        })?;
+        let claims = authenticator
+            .authenticate(request.headers(), conn.peer.as_ref())
+            .map_err(|f| {
+                decision.reason = f.reason;
+                f.problem
+            })?;
         decision.client_id = Some(claims.client_id.clone());
         decision.partner_id = Some(claims.partner_id.clone());
 
         // 4. Authorize: token not revoked, credential and partner usable now, scope held.
         if snapshot.is_token_revoked(&claims.jti) {
             decision.reason = "token_revoked";
-            return Err(Problem::unauthorized(Some("invalid_token"), "the token has been revoked"));
+            return Err(Problem::unauthorized(
+                Some("invalid_token"),
+                "the token has been revoked",
+            ));
         }
-        let client = snapshot.usable_client(&claims.client_id, self.environment, now).map_err(|denied| {
-            decision.reason = denied.reason();
-            Problem::unauthorized(Some("invalid_token"), denied.to_string())
-        })?;
+        let client = snapshot
+            .usable_client(&claims.client_id, self.environment, now)
+            .map_err(|denied| {
+                decision.reason = denied.reason();
+                Problem::unauthorized(Some("invalid_token"), denied.to_string())
+            })?;
         if client.client.partner_id != claims.partner_id {
             decision.reason = "partner_mismatch";
-            return Err(Problem::unauthorized(Some("invalid_token"), "the token does not match its client"));
+            return Err(Problem::unauthorized(
+                Some("invalid_token"),
+                "the token does not match its client",
+            ));
         }
         if !claims.has_scope(&operation.scope) {
             decision.reason = "insufficient_scope";
             return Err(Problem::insufficient_scope(&operation.scope));
         }
-        if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key") {
+        if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key")
+        {
             decision.reason = "missing_idempotency_key";
-            return Err(Problem::bad_request("this operation requires an Idempotency-Key header"));
+            return Err(Problem::bad_request(
+                "this operation requires an Idempotency-Key header",
+            ));
         }
 
         // 7. Upstream: bounded body, sanitized headers, trusted identity added.
         let (mut parts, body) = request.into_parts();
-        let body = self.read_body(body, self.limits.max_body_bytes).await.inspect_err(|_| decision.reason = "body_rejected")?;
-        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let body = self
+            .read_body(body, self.limits.max_body_bytes)
+            .await
+            .inspect_err(|_| decision.reason = "body_rejected")?;
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         sanitize_request_headers(&mut parts.headers);
         let headers = &mut parts.headers;
         set_header(headers, "x-portcullis-partner-id", &claims.partner_id);
         set_header(headers, "x-portcullis-client-id", &claims.client_id);
         set_header(headers, "x-portcullis-scopes", &claims.scope);
-        set_header(headers, "x-portcullis-environment", self.environment.as_str());
+        set_header(
+            headers,
+            "x-portcullis-environment",
+            self.environment.as_str(),
+        );
         set_header(headers, "x-portcullis-operation", &operation.id);
         set_header(headers, "x-request-id", request_id);
         set_header(headers, "x-fapi-interaction-id", interaction_id);
         set_header(headers, "x-forwarded-for", &conn.remote.ip().to_string());
         set_header(headers, "x-forwarded-proto", "https");
         let upstream_request = Request::from_parts(parts, Full::new(body));
-        let response = self.upstream.send(upstream_request, &path_and_query).await.map_err(|e| {
-            tracing::warn!(%request_id, error = %e, "upstream failed");
-            match e {
-                UpstreamError::Timeout(_) => {
-                    decision.reason = "upstream_timeout";
-                    Problem::new(StatusCode::GATEWAY_TIMEOUT, "upstream-timeout", "Gateway Timeout", "the upstream service did not answer in time")
+        let response = self
+            .upstream
+            .send(upstream_request, &path_and_query)
+            .await
+            .map_err(|e| {
+                tracing::warn!(%request_id, error = %e, "upstream failed");
+                match e {
+                    UpstreamError::Timeout(_) => {
+                        decision.reason = "upstream_timeout";
+                        Problem::new(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            "upstream-timeout",
+                            "Gateway Timeout",
+                            "the upstream service did not answer in time",
+                        )
+                    }
+                    UpstreamError::Unavailable(_) => {
+                        decision.reason = "upstream_unavailable";
+                        Problem::new(
+                            StatusCode::BAD_GATEWAY,
+                            "upstream-unavailable",
+                            "Bad Gateway",
+                            "the upstream service is unavailable",
+                        )
+                    }
                 }
-                UpstreamError::Unavailable(_) => {
-                    decision.reason = "upstream_unavailable";
-                    Problem::new(StatusCode::BAD_GATEWAY, "upstream-unavailable", "Bad Gateway", "the upstream service is unavailable")
-                }
-            }
-        })?;
+            })?;
 
         // 8. Response: hop-by-hop headers removed; the body streams through.
         let (mut parts, body) = response.into_parts();
@@ -252,18 +333,26 @@ impl Gateway {
         let read = Limited::new(body, limit).collect();
         match tokio::time::timeout(self.limits.body_read_timeout, read).await {
             Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload Too Large",
-                format!("the request body exceeds {limit} bytes"),
-            )),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload Too Large",
+                    format!("the request body exceeds {limit} bytes"),
+                ))
+            }
             Ok(Err(_)) => Err(Problem::bad_request("the request body could not be read")),
             Err(_) => Err(Problem::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "request-timeout",
                 "Request Timeout",
-                format!("the request body was not received within {:?}", self.limits.body_read_timeout),
+                format!(
+                    "the request body was not received within {:?}",
+                    self.limits.body_read_timeout
+                ),
             )),
         }
     }
@@ -274,7 +363,11 @@ fn interaction_id(headers: &http::HeaderMap) -> String {
     headers
         .get("x-fapi-interaction-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }

@@ -56,7 +56,11 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Self { base, client, timeout }
+        Self {
+            base,
+            client,
+            timeout,
+        }
     }
 
     pub fn base(&self) -> &Uri {
@@ -65,12 +69,21 @@ impl Upstream {
 
     /// Sends the request to `path_and_query` under the base. Only the response head is
     /// awaited under the timeout; the body streams through.
-    pub async fn send(&self, mut request: Request<Full<Bytes>>, path_and_query: &str) -> Result<Response<Incoming>, UpstreamError> {
+    pub async fn send(
+        &self,
+        mut request: Request<Full<Bytes>>,
+        path_and_query: &str,
+    ) -> Result<Response<Incoming>, UpstreamError> {
         let prefix = self.base.path().trim_end_matches('/');
         let target = format!("{prefix}{path_and_query}");
         let mut parts = self.base.clone().into_parts();
-        parts.path_and_query = Some(target.parse().map_err(|_| UpstreamError::Unavailable("invalid upstream path".into()))?);
-        *request.uri_mut() = Uri::from_parts(parts).map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+        parts.path_and_query = Some(
+            target
+                .parse()
+                .map_err(|_| UpstreamError::Unavailable("invalid upstream path".into()))?,
+        );
+        *request.uri_mut() =
+            Uri::from_parts(parts).map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
         match tokio::time::timeout(self.timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(UpstreamError::Unavailable(e.to_string())),
@@ -108,7 +121,10 @@ pub fn sanitize_request_headers(headers: &mut HeaderMap) {
         .keys()
         .filter(|n| {
             let n = n.as_str();
-            n.starts_with(IDENTITY_PREFIX) || n.starts_with("x-forwarded-") || n == "x-real-ip" || n == "x-request-id"
+            n.starts_with(IDENTITY_PREFIX)
+                || n.starts_with("x-forwarded-")
+                || n == "x-real-ip"
+                || n == "x-request-id"
         })
         .cloned()
         .collect();
@@ -144,7 +160,10 @@ mod tests {
             ("accept", "application/json"),
             ("x-fapi-interaction-id", "abc"),
         ] {
-            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_static(v));
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
         }
         sanitize_request_headers(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();

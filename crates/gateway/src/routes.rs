@@ -31,20 +31,32 @@ pub struct RouteError {
 }
 
 impl Operation {
-    pub fn new(id: &str, method: Method, path: &str, scope: &str, requires_idempotency_key: bool) -> Result<Self, RouteError> {
-        let err = |detail: &str| RouteError { path: path.to_string(), detail: detail.to_string() };
+    pub fn new(
+        id: &str,
+        method: Method,
+        path: &str,
+        scope: &str,
+        requires_idempotency_key: bool,
+    ) -> Result<Self, RouteError> {
+        let err = |detail: &str| RouteError {
+            path: path.to_string(),
+            detail: detail.to_string(),
+        };
         if !path.starts_with('/') {
             return Err(err("must start with /"));
         }
         let mut segments = Vec::new();
         for part in path[1..].split('/') {
             if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
                     return Err(err("parameter names are letters, digits and _"));
                 }
                 segments.push(Segment::Param(name.to_string()));
             } else if part.is_empty() || !part.bytes().all(is_unreserved) {
-                return Err(err("segments must be non-empty and use only unreserved characters"));
+                return Err(err(
+                    "segments must be non-empty and use only unreserved characters",
+                ));
             } else {
                 segments.push(Segment::Literal(part.to_string()));
             }
@@ -72,9 +84,14 @@ fn is_unreserved(b: u8) -> bool {
 /// The outcome of matching a request path.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch<'t, 'p> {
-    Found { operation: &'t Operation, params: Vec<(&'t str, &'p str)> },
+    Found {
+        operation: &'t Operation,
+        params: Vec<(&'t str, &'p str)>,
+    },
     /// The path exists but not for this method.
-    MethodNotAllowed { allowed: Vec<Method> },
+    MethodNotAllowed {
+        allowed: Vec<Method>,
+    },
     NotFound,
     /// The path is not in canonical form (dot segments, empty segments, escapes).
     Invalid,
@@ -88,8 +105,14 @@ pub struct RouteTable {
 impl RouteTable {
     pub fn new(operations: Vec<Operation>) -> Result<Self, RouteError> {
         for (i, a) in operations.iter().enumerate() {
-            if let Some(b) = operations[..i].iter().find(|b| b.method == a.method && b.segments == a.segments) {
-                return Err(RouteError { path: a.path.clone(), detail: format!("duplicates operation {}", b.id) });
+            if let Some(b) = operations[..i]
+                .iter()
+                .find(|b| b.method == a.method && b.segments == a.segments)
+            {
+                return Err(RouteError {
+                    path: a.path.clone(),
+                    detail: format!("duplicates operation {}", b.id),
+                });
             }
         }
         Ok(Self { operations })
@@ -98,12 +121,48 @@ impl RouteTable {
     /// The demo bank API of DESIGN.md.
     pub fn demo_bank() -> Self {
         let ops = [
-            ("listAccounts", Method::GET, "/accounts", "accounts:read", false),
-            ("getAccount", Method::GET, "/accounts/{account_id}", "accounts:read", false),
-            ("getAccountBalances", Method::GET, "/accounts/{account_id}/balances", "balances:read", false),
-            ("getAccountTransactions", Method::GET, "/accounts/{account_id}/transactions", "transactions:read", false),
-            ("getCustomerKyc", Method::GET, "/customers/{customer_id}/kyc", "kyc:read", false),
-            ("createPayment", Method::POST, "/payments", "payments:write", true),
+            (
+                "listAccounts",
+                Method::GET,
+                "/accounts",
+                "accounts:read",
+                false,
+            ),
+            (
+                "getAccount",
+                Method::GET,
+                "/accounts/{account_id}",
+                "accounts:read",
+                false,
+            ),
+            (
+                "getAccountBalances",
+                Method::GET,
+                "/accounts/{account_id}/balances",
+                "balances:read",
+                false,
+            ),
+            (
+                "getAccountTransactions",
+                Method::GET,
+                "/accounts/{account_id}/transactions",
+                "transactions:read",
+                false,
+            ),
+            (
+                "getCustomerKyc",
+                Method::GET,
+                "/customers/{customer_id}/kyc",
+                "kyc:read",
+                false,
+            ),
+            (
+                "createPayment",
+                Method::POST,
+                "/payments",
+                "payments:write",
+                true,
+            ),
         ];
         let operations = ops
             .into_iter()
@@ -129,7 +188,10 @@ impl RouteTable {
             return RouteMatch::Invalid;
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        if parts.iter().any(|p| p.is_empty() || *p == "." || *p == ".." || !p.bytes().all(is_unreserved)) {
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == ".." || !p.bytes().all(is_unreserved))
+        {
             return RouteMatch::Invalid;
         }
         let mut allowed = Vec::new();
@@ -149,7 +211,10 @@ impl RouteTable {
                 continue;
             }
             if op.method == method {
-                return RouteMatch::Found { operation: op, params };
+                return RouteMatch::Found {
+                    operation: op,
+                    params,
+                };
             }
             allowed.push(op.method.clone());
         }
@@ -175,10 +240,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(t.find(&Method::POST, "/payments"), RouteMatch::Found { .. }));
-        assert_eq!(t.find(&Method::DELETE, "/payments"), RouteMatch::MethodNotAllowed { allowed: vec![Method::POST] });
+        assert!(matches!(
+            t.find(&Method::POST, "/payments"),
+            RouteMatch::Found { .. }
+        ));
+        assert_eq!(
+            t.find(&Method::DELETE, "/payments"),
+            RouteMatch::MethodNotAllowed {
+                allowed: vec![Method::POST]
+            }
+        );
         assert_eq!(t.find(&Method::GET, "/nope"), RouteMatch::NotFound);
-        assert_eq!(t.find(&Method::GET, "/accounts/a/b/c/d"), RouteMatch::NotFound);
+        assert_eq!(
+            t.find(&Method::GET, "/accounts/a/b/c/d"),
+            RouteMatch::NotFound
+        );
     }
 
     #[test]

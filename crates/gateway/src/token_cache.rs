@@ -17,7 +17,10 @@ pub struct TokenCache {
 
 impl TokenCache {
     pub fn new(capacity: usize) -> Self {
-        Self { entries: RwLock::new(HashMap::new()), capacity }
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
     }
 
     /// The claims of a token verified before and not yet expired at `now`.

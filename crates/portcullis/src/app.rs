@@ -77,24 +77,48 @@ struct TlsMaterial {
 fn tls_material(config: &Config) -> Result<TlsMaterial, StartError> {
     if let Some(dir) = &config.tls.dev_pki_dir {
         tracing::warn!(dir = %dir.display(), "using a generated DEVELOPMENT PKI; never in production");
-        let pki = ctx!(DevPki::load_or_create(dir), "development PKI in {}", dir.display())?;
-        return Ok(TlsMaterial { cert: pki.server_cert_file, key: pki.server_key_file, client_ca: Some(pki.ca_file) });
+        let pki = ctx!(
+            DevPki::load_or_create(dir),
+            "development PKI in {}",
+            dir.display()
+        )?;
+        return Ok(TlsMaterial {
+            cert: pki.server_cert_file,
+            key: pki.server_key_file,
+            client_ca: Some(pki.ca_file),
+        });
     }
     match (&config.tls.cert_file, &config.tls.key_file) {
-        (Some(cert), Some(key)) => Ok(TlsMaterial { cert: cert.clone(), key: key.clone(), client_ca: config.tls.client_ca_file.clone() }),
-        _ => Err(StartError("tls: cert_file and key_file are required".into())),
+        (Some(cert), Some(key)) => Ok(TlsMaterial {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: config.tls.client_ca_file.clone(),
+        }),
+        _ => Err(StartError(
+            "tls: cert_file and key_file are required".into(),
+        )),
     }
 }
 
 /// Each environment's issuer needs an active signing key; the first start creates it.
-async fn ensure_signing_keys(store: &dyn Store, config: &Config, clock: &dyn Clock) -> Result<(), StartError> {
+async fn ensure_signing_keys(
+    store: &dyn Store,
+    config: &Config,
+    clock: &dyn Clock,
+) -> Result<(), StartError> {
     for env in &config.environments {
-        let keys = ctx!(store.list_signing_keys(env.name).await, "reading signing keys")?;
+        let keys = ctx!(
+            store.list_signing_keys(env.name).await,
+            "reading signing keys"
+        )?;
         if keys.iter().any(|k| k.status == SigningKeyStatus::Active) {
             continue;
         }
         let kid = format!("{}-{}", env.name, uuid::Uuid::new_v4().simple());
-        let (_, pkcs8) = ctx!(JwsSigner::generate(kid.clone(), env.signing_algorithm.into()), "generating a signing key")?;
+        let (_, pkcs8) = ctx!(
+            JwsSigner::generate(kid.clone(), env.signing_algorithm.into()),
+            "generating a signing key"
+        )?;
         let key = SigningKey {
             kid,
             environment: env.name,
@@ -111,7 +135,10 @@ async fn ensure_signing_keys(store: &dyn Store, config: &Config, clock: &dyn Clo
 
 /// With no admin token at all, creates one so the system can be administered; the token
 /// is returned once and only its hash is kept.
-async fn ensure_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<Option<Secret<String>>, StartError> {
+async fn ensure_admin_token(
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> Result<Option<Secret<String>>, StartError> {
     if ctx!(store.count_admin_tokens().await, "reading admin tokens")? > 0 {
         return Ok(None);
     }
@@ -123,28 +150,44 @@ async fn ensure_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<Opti
         token_sha256: hash_admin_token(&token),
         created_at: clock.now(),
     };
-    ctx!(store.add_admin_token(&record).await, "storing the bootstrap admin token")?;
+    ctx!(
+        store.add_admin_token(&record).await,
+        "storing the bootstrap admin token"
+    )?;
     Ok(Some(Secret::new(token)))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
-    ctx!(TcpListener::bind(addr).await, "{what}: cannot listen on {addr}")
+    ctx!(
+        TcpListener::bind(addr).await,
+        "{what}: cannot listen on {addr}"
+    )
 }
 
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
-    ctx!(std::fs::create_dir_all(&config.data_dir), "creating data_dir {}", config.data_dir.display())?;
+    ctx!(
+        std::fs::create_dir_all(&config.data_dir),
+        "creating data_dir {}",
+        config.data_dir.display()
+    )?;
     let tls = tls_material(config)?;
     let routes = config.route_table().map_err(StartError)?;
     let store_url = config.store_url();
     let store: Arc<dyn Store> = Arc::new(ctx!(SqlStore::connect(&store_url).await, "store")?);
     ensure_signing_keys(store.as_ref(), config, clock.as_ref()).await?;
     let bootstrap_admin_token = ensure_admin_token(store.as_ref(), clock.as_ref()).await?;
-    let loader = ctx!(SnapshotLoader::start(store.clone(), clock.clone()).await, "loading state")?;
+    let loader = ctx!(
+        SnapshotLoader::start(store.clone(), clock.clone()).await,
+        "loading state"
+    )?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let limits = &config.limits;
-    tasks.push(loader.spawn_poller(Duration::from_millis(limits.snapshot_poll_interval_ms), shutdown_rx.clone()));
+    tasks.push(loader.spawn_poller(
+        Duration::from_millis(limits.snapshot_poll_interval_ms),
+        shutdown_rx.clone(),
+    ));
 
     let mut bank_address = None;
     if let Some(bank) = &config.sandbox_bank {
@@ -178,19 +221,33 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     for env in &config.environments {
         let listener = bind(env.listen, env.name.as_str()).await?;
         let address = ctx!(listener.local_addr(), "{}", env.name)?;
-        let issuer = env.issuer.clone().unwrap_or_else(|| format!("https://{address}"));
+        let issuer = env
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://{address}"));
         let upstream_url = if env.upstream_url == BUILTIN_BANK {
-            format!("http://{}", bank_address.ok_or_else(|| StartError("builtin bank not running".into()))?)
+            format!(
+                "http://{}",
+                bank_address.ok_or_else(|| StartError("builtin bank not running".into()))?
+            )
         } else {
             env.upstream_url.clone()
         };
-        let upstream_uri = ctx!(upstream_url.parse::<http::Uri>(), "{}: upstream_url", env.name)?;
+        let upstream_uri = ctx!(
+            upstream_url.parse::<http::Uri>(),
+            "{}: upstream_url",
+            env.name
+        )?;
         let mode = match env.client_certificates {
             ClientCertificates::None => ClientCertMode::None,
             ClientCertificates::Optional => ClientCertMode::Optional,
             ClientCertificates::Required => ClientCertMode::Required,
         };
-        let server_tls = ctx!(portcullis_tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref(), mode), "{} TLS", env.name)?;
+        let server_tls = ctx!(
+            portcullis_tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref(), mode),
+            "{} TLS",
+            env.name
+        )?;
         let authorization_server = Arc::new(AuthorizationServer::new(
             IssuerConfig {
                 environment: env.name,
@@ -209,7 +266,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             request_limits.clone(),
             loader.snapshot(),
             authorization_server,
-            Upstream::new(upstream_uri, Duration::from_secs(env.upstream_timeout_seconds)),
+            Upstream::new(
+                upstream_uri,
+                Duration::from_secs(env.upstream_timeout_seconds),
+            ),
             clock.clone(),
         ));
         tasks.push(tokio::spawn(serve_https(
@@ -228,7 +288,10 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
 
     let admin_listener = bind(config.admin.listen, "admin").await?;
     let admin_address = ctx!(admin_listener.local_addr(), "admin")?;
-    let admin_tls = ctx!(portcullis_tls::server_config(&tls.cert, &tls.key, None, ClientCertMode::None), "admin TLS")?;
+    let admin_tls = ctx!(
+        portcullis_tls::server_config(&tls.cert, &tls.key, None, ClientCertMode::None),
+        "admin TLS"
+    )?;
     let router = portcullis_control_plane::router(loader.clone());
     tasks.push(tokio::spawn(serve_https(
         admin_listener,

@@ -173,19 +173,23 @@ impl Config {
             }
         };
         fix(&mut self.data_dir);
-        for p in [&mut self.tls.dev_pki_dir, &mut self.tls.cert_file, &mut self.tls.key_file, &mut self.tls.client_ca_file]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut self.tls.dev_pki_dir,
+            &mut self.tls.cert_file,
+            &mut self.tls.key_file,
+            &mut self.tls.client_ca_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             fix(p);
         }
     }
 
     pub fn store_url(&self) -> String {
-        self.store
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("portcullis.db").display()))
+        self.store.url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("portcullis.db").display())
+        })
     }
 
     /// Checks everything serde cannot, collecting all problems.
@@ -194,8 +198,14 @@ impl Config {
         let mut err = |path: String, problem: String| errors.push(format!("{path}: {problem}"));
 
         if let Some(url) = &self.store.url {
-            if !(url.starts_with("sqlite://") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                err("store.url".into(), "must start with sqlite:// or postgres://".into());
+            if !(url.starts_with("sqlite://")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                err(
+                    "store.url".into(),
+                    "must start with sqlite:// or postgres://".into(),
+                );
             }
         }
         let tls = &self.tls;
@@ -216,7 +226,10 @@ impl Config {
             ),
         }
         if self.environments.is_empty() {
-            err("environments".into(), "at least one [[environments]] entry is required".into());
+            err(
+                "environments".into(),
+                "at least one [[environments]] entry is required".into(),
+            );
         }
         let mut seen_names = Vec::new();
         let mut seen_listen = vec![("admin.listen".to_string(), self.admin.listen)];
@@ -235,22 +248,49 @@ impl Config {
             }
             if env.upstream_url == BUILTIN_BANK {
                 if self.sandbox_bank.is_none() {
-                    err(at("upstream_url"), format!("{BUILTIN_BANK} needs a [sandbox_bank] section"));
+                    err(
+                        at("upstream_url"),
+                        format!("{BUILTIN_BANK} needs a [sandbox_bank] section"),
+                    );
                 }
             } else {
                 match env.upstream_url.parse::<http::Uri>() {
-                    Ok(u) if u.scheme_str() == Some("http") && u.host().is_some() && u.query().is_none() => {}
-                    _ => err(at("upstream_url"), format!("{:?} is not http://host:port[/prefix] or {BUILTIN_BANK}", env.upstream_url)),
+                    Ok(u)
+                        if u.scheme_str() == Some("http")
+                            && u.host().is_some()
+                            && u.query().is_none() => {}
+                    _ => err(
+                        at("upstream_url"),
+                        format!(
+                            "{:?} is not http://host:port[/prefix] or {BUILTIN_BANK}",
+                            env.upstream_url
+                        ),
+                    ),
                 }
             }
             if !(30..=3600).contains(&env.token_lifetime_seconds) {
-                err(at("token_lifetime_seconds"), format!("{} is outside 30..=3600; short-lived tokens are the point (default 300)", env.token_lifetime_seconds));
+                err(
+                    at("token_lifetime_seconds"),
+                    format!(
+                        "{} is outside 30..=3600; short-lived tokens are the point (default 300)",
+                        env.token_lifetime_seconds
+                    ),
+                );
             }
             if !(1..=300).contains(&env.upstream_timeout_seconds) {
-                err(at("upstream_timeout_seconds"), format!("{} is outside 1..=300", env.upstream_timeout_seconds));
+                err(
+                    at("upstream_timeout_seconds"),
+                    format!("{} is outside 1..=300", env.upstream_timeout_seconds),
+                );
             }
-            if env.client_certificates != ClientCertificates::None && tls.dev_pki_dir.is_none() && tls.client_ca_file.is_none() {
-                err(at("client_certificates"), "client certificates need tls.client_ca_file".into());
+            if env.client_certificates != ClientCertificates::None
+                && tls.dev_pki_dir.is_none()
+                && tls.client_ca_file.is_none()
+            {
+                err(
+                    at("client_certificates"),
+                    "client certificates need tls.client_ca_file".into(),
+                );
             }
         }
         for (i, (name, addr)) in seen_listen.iter().enumerate() {
@@ -260,21 +300,62 @@ impl Config {
         }
         let l = &self.limits;
         for (name, value, min, max) in [
-            ("tls_handshake_timeout_seconds", l.tls_handshake_timeout_seconds, 1, 120),
-            ("header_read_timeout_seconds", l.header_read_timeout_seconds, 1, 120),
-            ("body_read_timeout_seconds", l.body_read_timeout_seconds, 1, 600),
-            ("max_header_bytes", l.max_header_bytes as u64, 1024, 1024 * 1024),
+            (
+                "tls_handshake_timeout_seconds",
+                l.tls_handshake_timeout_seconds,
+                1,
+                120,
+            ),
+            (
+                "header_read_timeout_seconds",
+                l.header_read_timeout_seconds,
+                1,
+                120,
+            ),
+            (
+                "body_read_timeout_seconds",
+                l.body_read_timeout_seconds,
+                1,
+                600,
+            ),
+            (
+                "max_header_bytes",
+                l.max_header_bytes as u64,
+                1024,
+                1024 * 1024,
+            ),
             ("max_headers", l.max_headers as u64, 8, 1000),
-            ("max_body_bytes", l.max_body_bytes as u64, 1024, 1024 * 1024 * 1024),
-            ("clock_leeway_seconds", l.clock_leeway_seconds.max(0) as u64, 0, 120),
-            ("snapshot_poll_interval_ms", l.snapshot_poll_interval_ms, 50, 60_000),
+            (
+                "max_body_bytes",
+                l.max_body_bytes as u64,
+                1024,
+                1024 * 1024 * 1024,
+            ),
+            (
+                "clock_leeway_seconds",
+                l.clock_leeway_seconds.max(0) as u64,
+                0,
+                120,
+            ),
+            (
+                "snapshot_poll_interval_ms",
+                l.snapshot_poll_interval_ms,
+                50,
+                60_000,
+            ),
         ] {
             if !(min..=max).contains(&value) {
-                err(format!("limits.{name}"), format!("{value} is outside {min}..={max}"));
+                err(
+                    format!("limits.{name}"),
+                    format!("{value} is outside {min}..={max}"),
+                );
             }
         }
         if l.clock_leeway_seconds < 0 {
-            err("limits.clock_leeway_seconds".into(), "must not be negative".into());
+            err(
+                "limits.clock_leeway_seconds".into(),
+                "must not be negative".into(),
+            );
         }
         if let Err(e) = self.route_table() {
             err("operations".into(), e);
@@ -297,8 +378,14 @@ impl Config {
                 .parse::<http::Method>()
                 .map_err(|_| format!("[{i}].method {:?} is not an HTTP method", op.method))?;
             ops.push(
-                portcullis_gateway::Operation::new(&op.id, method, &op.path, &op.scope, op.idempotency_key_required)
-                    .map_err(|e| format!("[{i}]: {e}"))?,
+                portcullis_gateway::Operation::new(
+                    &op.id,
+                    method,
+                    &op.path,
+                    &op.scope,
+                    op.idempotency_key_required,
+                )
+                .map_err(|e| format!("[{i}]: {e}"))?,
             );
         }
         portcullis_gateway::RouteTable::new(ops).map_err(|e| e.to_string())
@@ -307,8 +394,17 @@ impl Config {
 
 fn check_https_url(url: &str) -> Result<(), String> {
     match url.parse::<http::Uri>() {
-        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() && u.query().is_none() && !url.ends_with('/') => Ok(()),
-        _ => Err(format!("{url:?} must be an https:// URL without query or trailing slash")),
+        Ok(u)
+            if u.scheme_str() == Some("https")
+                && u.host().is_some()
+                && u.query().is_none()
+                && !url.ends_with('/') =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{url:?} must be an https:// URL without query or trailing slash"
+        )),
     }
 }
 

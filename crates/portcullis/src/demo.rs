@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use portcullis_core::clock::Clock;
 use portcullis_core::jose::{Algorithm, JwsSigner, VerifyingKey};
-use portcullis_core::{Client, ClientAuthMethod, CredentialStatus, Environment, Grant, Partner, PartnerStatus, SystemClock};
+use portcullis_core::{
+    Client, ClientAuthMethod, CredentialStatus, Environment, Grant, Partner, PartnerStatus,
+    SystemClock,
+};
 use portcullis_store::{Store, StoreError};
 use portcullis_tls::pki::{write_private_key_pem, DevPki};
 use rustls_pki_types::pem::PemObject;
@@ -16,7 +19,10 @@ use rustls_pki_types::PrivateKeyDer;
 use serde_json::{json, Value};
 
 use crate::app::{self, Running};
-use crate::config::{AdminConfig, BankConfig, ClientCertificates, Config, EnvironmentConfig, LimitsConfig, StoreConfig, TlsConfig, BUILTIN_BANK};
+use crate::config::{
+    AdminConfig, BankConfig, ClientCertificates, Config, EnvironmentConfig, LimitsConfig,
+    StoreConfig, TlsConfig, BUILTIN_BANK,
+};
 
 const BANK_SEED: u64 = 20_261_123;
 /// Production credentials are time-bound.
@@ -38,7 +44,12 @@ const PARTNERS: [DemoPartner; 3] = [
         client_id: "acme-payments-prod",
         environment: Environment::Production,
         method: ClientAuthMethod::TlsClientAuth,
-        scopes: &["accounts:read", "balances:read", "transactions:read", "payments:write"],
+        scopes: &[
+            "accounts:read",
+            "balances:read",
+            "transactions:read",
+            "payments:write",
+        ],
     },
     DemoPartner {
         partner_id: "finch-lending",
@@ -54,7 +65,13 @@ const PARTNERS: [DemoPartner; 3] = [
         client_id: "nova-budgeting-sandbox",
         environment: Environment::Sandbox,
         method: ClientAuthMethod::PrivateKeyJwt,
-        scopes: &["accounts:read", "balances:read", "transactions:read", "kyc:read", "payments:write"],
+        scopes: &[
+            "accounts:read",
+            "balances:read",
+            "transactions:read",
+            "kyc:read",
+            "payments:write",
+        ],
     },
 ];
 
@@ -74,10 +91,23 @@ pub fn demo_config(dir: &Path) -> Config {
     Config {
         data_dir: dir.to_path_buf(),
         store: StoreConfig::default(),
-        tls: TlsConfig { dev_pki_dir: Some(dir.join("pki")), cert_file: None, key_file: None, client_ca_file: None },
-        admin: AdminConfig { listen: localhost(0) },
-        sandbox_bank: Some(BankConfig { listen: localhost(0), seed: BANK_SEED }),
-        environments: vec![environment(Environment::Production), environment(Environment::Sandbox)],
+        tls: TlsConfig {
+            dev_pki_dir: Some(dir.join("pki")),
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+        },
+        admin: AdminConfig {
+            listen: localhost(0),
+        },
+        sandbox_bank: Some(BankConfig {
+            listen: localhost(0),
+            seed: BANK_SEED,
+        }),
+        environments: vec![
+            environment(Environment::Production),
+            environment(Environment::Sandbox),
+        ],
         limits: LimitsConfig::default(),
         operations: Vec::new(),
     }
@@ -85,7 +115,12 @@ pub fn demo_config(dir: &Path) -> Config {
 
 /// Writes a file readable only by its owner.
 pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())
 }
 
@@ -103,7 +138,16 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
     let now = clock.now();
     let mut entries = Vec::new();
     for p in &PARTNERS {
-        created_if_new(store.create_partner(&Partner { id: p.partner_id.into(), name: p.name.into(), status: PartnerStatus::Active, created_at: now }).await)?;
+        created_if_new(
+            store
+                .create_partner(&Partner {
+                    id: p.partner_id.into(),
+                    name: p.name.into(),
+                    status: PartnerStatus::Active,
+                    created_at: now,
+                })
+                .await,
+        )?;
         let mut entry = json!({
             "name": p.name,
             "partner_id": p.partner_id,
@@ -114,7 +158,9 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
         });
         let (jwks, tls_subject_dn) = match p.method {
             ClientAuthMethod::TlsClientAuth => {
-                let cert = pki.client_cert(p.client_id, p.name).map_err(|e| e.to_string())?;
+                let cert = pki
+                    .client_cert(p.client_id, p.name)
+                    .map_err(|e| e.to_string())?;
                 entry["client_cert"] = json!(cert.cert_file);
                 entry["client_key"] = json!(cert.key_file);
                 (None, Some(cert.subject_dn))
@@ -126,7 +172,8 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
                 (Some(json!({"keys": [public.to_jwk()]})), None)
             }
         };
-        let expires_at = (p.environment == Environment::Production).then_some(now + PRODUCTION_CREDENTIAL_DAYS * 86_400);
+        let expires_at = (p.environment == Environment::Production)
+            .then_some(now + PRODUCTION_CREDENTIAL_DAYS * 86_400);
         let client = Client {
             client_id: p.client_id.into(),
             partner_id: p.partner_id.into(),
@@ -140,7 +187,11 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
         };
         created_if_new(store.create_client(&client).await)?;
         if store.get_grant(p.partner_id, p.environment).await.is_err() {
-            let grant = Grant { partner_id: p.partner_id.into(), environment: p.environment, scopes: p.scopes.iter().map(|s| s.to_string()).collect() };
+            let grant = Grant {
+                partner_id: p.partner_id.into(),
+                environment: p.environment,
+                scopes: p.scopes.iter().map(|s| s.to_string()).collect(),
+            };
             store.put_grant(&grant).await.map_err(|e| e.to_string())?;
         }
         entries.push(entry);
@@ -148,15 +199,35 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
     Ok(entries)
 }
 
+async fn mint_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<String, String> {
+    let token = portcullis_control_plane::new_admin_token()
+        .map_err(|_| "cannot generate an admin token".to_string())?;
+    let record = portcullis_core::AdminToken {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "demo".into(),
+        role: portcullis_core::AdminRole::Admin,
+        token_sha256: portcullis_control_plane::hash_admin_token(&token),
+        created_at: clock.now(),
+    };
+    store
+        .add_admin_token(&record)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(token)
+}
+
 /// The partner's private_key_jwt key, created on first use; returns its public key with
 /// the RFC 7638 thumbprint as kid.
 fn partner_signing_key(key_file: &Path) -> Result<VerifyingKey, String> {
     if !key_file.exists() {
-        let (_, der) = JwsSigner::generate(String::new(), Algorithm::ES256).map_err(|e| e.to_string())?;
+        let (_, der) =
+            JwsSigner::generate(String::new(), Algorithm::ES256).map_err(|e| e.to_string())?;
         write_private_key_pem(key_file, &der).map_err(|e| e.to_string())?;
     }
-    let der = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("{}: {e}", key_file.display()))?;
-    let signer = JwsSigner::from_pkcs8_any(String::new(), der.secret_der()).map_err(|e| e.to_string())?;
+    let der = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("{}: {e}", key_file.display()))?;
+    let signer =
+        JwsSigner::from_pkcs8_any(String::new(), der.secret_der()).map_err(|e| e.to_string())?;
     let public = signer.verifying_key();
     let kid = public.thumbprint();
     let mut jwk = public.to_jwk();
@@ -172,19 +243,39 @@ pub async fn start(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Running, Value)
 
 /// Like [`start`], letting the caller adjust the configuration first (tests use it to
 /// choose the store or the upstream).
-pub async fn start_with_config(dir: &Path, clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> Result<(Running, Value), String> {
+pub async fn start_with_config(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<(Running, Value), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut config = demo_config(&dir);
     adjust(&mut config);
-    let running = app::start(&config, clock.clone()).await.map_err(|e| e.to_string())?;
+    let running = app::start(&config, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let token_file = dir.join("admin-token");
     let admin_token = match &running.bootstrap_admin_token {
         Some(token) => {
-            write_secret_file(&token_file, token.expose()).map_err(|e| format!("{}: {e}", token_file.display()))?;
+            write_secret_file(&token_file, token.expose())
+                .map_err(|e| format!("{}: {e}", token_file.display()))?;
             token.expose().clone()
         }
-        None => std::fs::read_to_string(&token_file).map_err(|e| format!("{}: {e}", token_file.display()))?.trim().to_string(),
+        None => match std::fs::read_to_string(&token_file) {
+            Ok(text) => text.trim().to_string(),
+            // The store has admin tokens but this directory has none (e.g. a store shared
+            // with another node): mint one for this demo.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let token = mint_admin_token(running.store.as_ref(), clock.as_ref()).await?;
+                write_secret_file(&token_file, &token)
+                    .map_err(|e| format!("{}: {e}", token_file.display()))?;
+                token
+            }
+            Err(e) => return Err(format!("{}: {e}", token_file.display())),
+        },
     };
     let partners = seed(running.store.as_ref(), &dir, clock.as_ref()).await?;
     running.loader.reload().await.map_err(|e| e.to_string())?;
@@ -214,8 +305,11 @@ pub async fn start_with_config(dir: &Path, clock: Arc<dyn Clock>, adjust: impl F
     });
     let demo_file = dir.join("demo.json");
     let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
-    // demo.json holds the admin token: owner-only.
-    write_secret_file(&demo_file, &text).map_err(|e| format!("{}: {e}", demo_file.display()))?;
+    // demo.json holds the admin token: owner-only. Written then renamed, so a reader
+    // waiting for it never sees half a file.
+    let partial = dir.join("demo.json.partial");
+    write_secret_file(&partial, &text).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &demo_file).map_err(|e| format!("{}: {e}", demo_file.display()))?;
     Ok((running, demo))
 }
 
@@ -223,7 +317,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), String> {
     let dir = match dir {
         Some(d) => d,
         None => {
-            let tmp = tempfile::Builder::new().prefix("portcullis-demo-").tempdir().map_err(|e| e.to_string())?;
+            let tmp = tempfile::Builder::new()
+                .prefix("portcullis-demo-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
             let path = tmp.keep();
             eprintln!("No --dir given: using the new directory {}", path.display());
             path
@@ -239,13 +336,23 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), String> {
 
 fn walkthrough(demo: &Value) -> String {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "portcullis".into());
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "portcullis".into());
     let dir = s(&demo["data_dir"]);
     let prod = &demo["environments"]["production"];
     let sandbox = &demo["environments"]["sandbox"];
-    let find = |id: &str| demo["partners"].as_array().and_then(|ps| ps.iter().find(|p| p["client_id"] == json!(id)).cloned()).unwrap_or_default();
+    let find = |id: &str| {
+        demo["partners"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["client_id"] == json!(id)).cloned())
+            .unwrap_or_default()
+    };
     let acme = find("acme-payments-prod");
-    let (account, customer) = (s(&demo["sample"]["account_id"]), s(&demo["sample"]["customer_id"]));
+    let (account, customer) = (
+        s(&demo["sample"]["account_id"]),
+        s(&demo["sample"]["customer_id"]),
+    );
     format!(
         r#"
 Portcullis demo is running. Everything below is in {dir}/demo.json.

@@ -10,7 +10,11 @@ use portcullis::{app, config, demo, token_cmd, wait_for_signal};
 use portcullis_core::SystemClock;
 
 #[derive(Parser)]
-#[command(name = "portcullis", version, about = "An API gateway and control plane for sharing financial APIs with partners")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "An API gateway and control plane for sharing financial APIs with partners"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,12 +44,18 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -80,10 +90,13 @@ async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
         println!("{}: configuration is valid", path.display());
         return Ok(());
     }
-    let running = app::start(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    let running = app::start(&config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(token) = &running.bootstrap_admin_token {
         let file = config.data_dir.join("admin-token");
-        demo::write_secret_file(&file, token.expose()).map_err(|e| format!("{}: {e}", file.display()))?;
+        demo::write_secret_file(&file, token.expose())
+            .map_err(|e| format!("{}: {e}", file.display()))?;
         tracing::warn!(file = %file.display(), "first start: created the bootstrap admin token; move it somewhere safe");
     }
     wait_for_signal().await;

@@ -67,22 +67,48 @@ fn resolve(args: &TokenArgs) -> Result<Resolved, String> {
         ca_cert: args.ca_cert.clone().unwrap_or_default(),
     };
     if let Some(path) = &args.demo {
-        let demo: Value = serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?)
-            .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+        let demo: Value = serde_json::from_str(
+            &std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
         let partners = demo["partners"].as_array().cloned().unwrap_or_default();
         let partner = match &args.client_id {
             Some(id) => partners.iter().find(|p| p["client_id"] == json!(id)),
             None => partners.first(),
         }
-        .ok_or_else(|| format!("{}: no partner with client_id {:?}", path.display(), args.client_id))?;
+        .ok_or_else(|| {
+            format!(
+                "{}: no partner with client_id {:?}",
+                path.display(),
+                args.client_id
+            )
+        })?;
         let env = &demo["environments"][partner["environment"].as_str().unwrap_or_default()];
         let text = |v: &Value| v.as_str().map(str::to_string);
         r.client_id = text(&partner["client_id"]).unwrap_or_default();
-        r.token_url = args.token_url.clone().or_else(|| text(&env["token_url"])).unwrap_or_default();
-        r.issuer = args.issuer.clone().or_else(|| text(&env["issuer"])).unwrap_or_default();
-        r.ca_cert = args.ca_cert.clone().or_else(|| text(&demo["ca_cert"]).map(PathBuf::from)).unwrap_or_default();
-        r.private_key = r.private_key.or_else(|| text(&partner["private_key"]).map(PathBuf::from));
-        r.cert = r.cert.or_else(|| text(&partner["client_cert"]).map(PathBuf::from).zip(text(&partner["client_key"]).map(PathBuf::from)));
+        r.token_url = args
+            .token_url
+            .clone()
+            .or_else(|| text(&env["token_url"]))
+            .unwrap_or_default();
+        r.issuer = args
+            .issuer
+            .clone()
+            .or_else(|| text(&env["issuer"]))
+            .unwrap_or_default();
+        r.ca_cert = args
+            .ca_cert
+            .clone()
+            .or_else(|| text(&demo["ca_cert"]).map(PathBuf::from))
+            .unwrap_or_default();
+        r.private_key = r
+            .private_key
+            .or_else(|| text(&partner["private_key"]).map(PathBuf::from));
+        r.cert = r.cert.or_else(|| {
+            text(&partner["client_cert"])
+                .map(PathBuf::from)
+                .zip(text(&partner["client_key"]).map(PathBuf::from))
+        });
     }
     let mut missing = Vec::new();
     for (name, value) in [("--client-id", &r.client_id), ("--token-url", &r.token_url)] {
@@ -97,21 +123,33 @@ fn resolve(args: &TokenArgs) -> Result<Resolved, String> {
         missing.push("--private-key or --cert/--key");
     }
     if !missing.is_empty() {
-        return Err(format!("missing {} (or use --demo DIR/demo.json)", missing.join(", ")));
+        return Err(format!(
+            "missing {} (or use --demo DIR/demo.json)",
+            missing.join(", ")
+        ));
     }
     if r.issuer.is_empty() {
-        r.issuer = r.token_url.trim_end_matches(portcullis_authorization_server::TOKEN_PATH).to_string();
+        r.issuer = r
+            .token_url
+            .trim_end_matches(portcullis_authorization_server::TOKEN_PATH)
+            .to_string();
     }
     Ok(r)
 }
 
 fn client_assertion(client_id: &str, audience: &str, key_file: &Path) -> Result<String, String> {
-    let der = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("{}: not a PEM private key: {e}", key_file.display()))?;
-    let signer = JwsSigner::from_pkcs8_any(String::new(), der.secret_der()).map_err(|e| format!("{}: {e}", key_file.display()))?;
+    let der = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("{}: not a PEM private key: {e}", key_file.display()))?;
+    let signer = JwsSigner::from_pkcs8_any(String::new(), der.secret_der())
+        .map_err(|e| format!("{}: {e}", key_file.display()))?;
     // The kid is the RFC 7638 thumbprint, as the registration computes it.
     let kid = signer.verifying_key().thumbprint();
-    let signer = JwsSigner::from_pkcs8(kid, signer.algorithm(), der.secret_der()).map_err(|e| e.to_string())?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let signer = JwsSigner::from_pkcs8(kid, signer.algorithm(), der.secret_der())
+        .map_err(|e| e.to_string())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let claims = json!({
         "iss": client_id, "sub": client_id, "aud": audience,
         "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
@@ -123,8 +161,14 @@ pub async fn run(args: TokenArgs) -> Result<(), String> {
     let r = resolve(&args)?;
     let mut form = vec![("grant_type", "client_credentials".to_string())];
     if let Some(key) = &r.private_key {
-        form.push(("client_assertion_type", portcullis_authorization_server::JWT_BEARER_ASSERTION.to_string()));
-        form.push(("client_assertion", client_assertion(&r.client_id, &r.issuer, key)?));
+        form.push((
+            "client_assertion_type",
+            portcullis_authorization_server::JWT_BEARER_ASSERTION.to_string(),
+        ));
+        form.push((
+            "client_assertion",
+            client_assertion(&r.client_id, &r.issuer, key)?,
+        ));
     } else {
         form.push(("client_id", r.client_id.clone()));
     }
@@ -135,18 +179,34 @@ pub async fn run(args: TokenArgs) -> Result<(), String> {
     let identity = r.cert.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
     let tls = portcullis_tls::client_config(&r.ca_cert, identity).map_err(|e| e.to_string())?;
     let request = http::Request::post(&r.token_url)
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| format!("--token-url: {e}"))?;
-    let response = HttpsClient::new(tls).send(request).await.map_err(|e| e.to_string())?;
-    let parsed: Value = serde_json::from_slice(response.body()).unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(response.body())}));
+    let response = HttpsClient::new(tls)
+        .send(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let parsed: Value = serde_json::from_slice(response.body())
+        .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(response.body())}));
     if !response.status().is_success() {
-        return Err(format!("token endpoint answered {}: {}", response.status(), parsed));
+        return Err(format!(
+            "token endpoint answered {}: {}",
+            response.status(),
+            parsed
+        ));
     }
     if args.json {
         println!("{parsed:#}");
     } else {
-        println!("{}", parsed["access_token"].as_str().ok_or("no access_token in the response")?);
+        println!(
+            "{}",
+            parsed["access_token"]
+                .as_str()
+                .ok_or("no access_token in the response")?
+        );
     }
     Ok(())
 }

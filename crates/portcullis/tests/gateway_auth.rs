@@ -16,15 +16,35 @@ async fn partners_call_the_bank_with_their_tokens() {
     let customer = h.s("/sample/customer_id");
 
     let acme = h.token_mtls(ACME).await;
-    let r = h.get(Production, &format!("/accounts/{account}/balances"), Some(&acme), Some(ACME)).await;
+    let r = h
+        .get(
+            Production,
+            &format!("/accounts/{account}/balances"),
+            Some(&acme),
+            Some(ACME),
+        )
+        .await;
     assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
-    assert_eq!(json_body(&r)["Data"]["Balance"][0]["AccountId"], account.as_str());
+    assert_eq!(
+        json_body(&r)["Data"]["Balance"][0]["AccountId"],
+        account.as_str()
+    );
     assert!(r.headers().contains_key("x-request-id"));
 
     let finch = h.token_jwt(FINCH, Production).await;
-    let r = h.get(Production, &format!("/customers/{customer}/kyc"), Some(&finch), None).await;
+    let r = h
+        .get(
+            Production,
+            &format!("/customers/{customer}/kyc"),
+            Some(&finch),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(json_body(&r)["Data"]["Kyc"]["CustomerId"], customer.as_str());
+    assert_eq!(
+        json_body(&r)["Data"]["Kyc"]["CustomerId"],
+        customer.as_str()
+    );
 
     let nova = h.token_jwt(NOVA, Sandbox).await;
     let r = h.get(Sandbox, "/accounts", Some(&nova), None).await;
@@ -32,7 +52,14 @@ async fn partners_call_the_bank_with_their_tokens() {
     assert!(json_body(&r)["Data"]["Account"].as_array().unwrap().len() > 1);
 
     // Unknown ids are the bank's 404, passed through.
-    let r = h.get(Production, "/accounts/acc-00000000/balances", Some(&acme), Some(ACME)).await;
+    let r = h
+        .get(
+            Production,
+            "/accounts/acc-00000000/balances",
+            Some(&acme),
+            Some(ACME),
+        )
+        .await;
     assert_eq!(r.status(), 404);
     h.stop().await;
 }
@@ -42,12 +69,20 @@ async fn a_mtls_token_is_bound_to_its_certificate() {
     let h = Harness::start().await;
     let acme = h.token_mtls(ACME).await;
     let claims = Harness::claims_of(&acme);
-    assert!(claims["cnf"]["x5t#S256"].as_str().unwrap().len() == 43, "{claims}");
+    assert!(
+        claims["cnf"]["x5t#S256"].as_str().unwrap().len() == 43,
+        "{claims}"
+    );
 
     let r = h.get(Production, "/accounts", Some(&acme), None).await;
     assert_401(&r, "bound to a client certificate");
     // With its certificate the same token works.
-    assert_eq!(h.get(Production, "/accounts", Some(&acme), Some(ACME)).await.status(), 200);
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&acme), Some(ACME))
+            .await
+            .status(),
+        200
+    );
     h.stop().await;
 }
 
@@ -56,7 +91,10 @@ async fn a_bound_token_with_another_partners_certificate_is_refused() {
     // A second mTLS client certificate from the same CA, issued to an attacker.
     let h = Harness::start().await;
     let acme = h.token_mtls(ACME).await;
-    let mut pki = portcullis_tls::pki::DevPki::load_or_create(&h.dir.path().canonicalize().unwrap().join("pki")).unwrap();
+    let mut pki = portcullis_tls::pki::DevPki::load_or_create(
+        &h.dir.path().canonicalize().unwrap().join("pki"),
+    )
+    .unwrap();
     let mallory = pki.client_cert("mallory", "Mallory Ltd").unwrap();
     let tls = portcullis_tls::client_config(
         std::path::Path::new(&h.s("/ca_cert")),
@@ -67,7 +105,10 @@ async fn a_bound_token_with_another_partners_certificate_is_refused() {
         .header("authorization", format!("Bearer {acme}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
-    let r = portcullis_tls::HttpsClient::new(tls.clone()).send(req).await.unwrap();
+    let r = portcullis_tls::HttpsClient::new(tls.clone())
+        .send(req)
+        .await
+        .unwrap();
     assert_401(&r, "bound to another client certificate");
 
     // Nor can Mallory get a token as Acme with its own certificate.
@@ -76,7 +117,10 @@ async fn a_bound_token_with_another_partners_certificate_is_refused() {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .unwrap();
-    let r = portcullis_tls::HttpsClient::new(tls).send(req).await.unwrap();
+    let r = portcullis_tls::HttpsClient::new(tls)
+        .send(req)
+        .await
+        .unwrap();
     assert_oauth_error(&r, 401, "invalid_client", "subject does not match");
     h.stop().await;
 }
@@ -86,13 +130,18 @@ async fn missing_and_malformed_tokens_get_401() {
     let h = Harness::start().await;
     let r = h.get(Production, "/accounts", None, None).await;
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"portcullis\"");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\""
+    );
     for bad in ["garbage", "a.b.c", "e30.e30.e30", &"x".repeat(12_000)] {
         let r = h.get(Production, "/accounts", Some(bad), None).await;
         assert_401(&r, "malformed");
     }
     // Past the header limit the request never reaches token parsing.
-    let r = h.get(Production, "/accounts", Some(&"x".repeat(20_000)), None).await;
+    let r = h
+        .get(Production, "/accounts", Some(&"x".repeat(20_000)), None)
+        .await;
     assert_eq!(r.status(), 431);
     h.stop().await;
 }
@@ -112,8 +161,16 @@ async fn tokens_wrong_in_one_claim_get_401() {
     let cases = [
         (with("exp", json!(now - 60)), "at+jwt", "expired"),
         (with("nbf", json!(now + 600)), "at+jwt", "not yet valid"),
-        (with("iss", json!("https://evil.example")), "at+jwt", "another issuer"),
-        (with("aud", json!("https://other-api.example")), "at+jwt", "not intended for this API"),
+        (
+            with("iss", json!("https://evil.example")),
+            "at+jwt",
+            "another issuer",
+        ),
+        (
+            with("aud", json!("https://other-api.example")),
+            "at+jwt",
+            "not intended for this API",
+        ),
         (good.clone(), "JWT", "typ must be at+jwt"),
     ];
     for (claims, typ, detail) in cases {
@@ -122,7 +179,12 @@ async fn tokens_wrong_in_one_claim_get_401() {
         assert_401(&r, detail);
     }
     // The genuine token still works: the failures above are each claim's fault.
-    assert_eq!(h.get(Production, "/accounts", Some(&finch), None).await.status(), 200);
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&finch), None)
+            .await
+            .status(),
+        200
+    );
     h.stop().await;
 }
 
@@ -131,14 +193,19 @@ async fn forged_signatures_get_401() {
     let h = Harness::start().await;
     let finch = h.token_jwt(FINCH, Production).await;
     let parts: Vec<&str> = finch.split('.').collect();
-    let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
 
     // Tampered payload: more scopes, original signature.
     let mut claims = Harness::claims_of(&finch);
-    claims["scope"] = json!("accounts:read balances:read kyc:read transactions:read payments:write");
+    claims["scope"] =
+        json!("accounts:read balances:read kyc:read transactions:read payments:write");
     let tampered = format!("{}.{}.{}", parts[0], b64(&claims), parts[2]);
-    assert_401(&h.get(Production, "/accounts", Some(&tampered), None).await, "signature is invalid");
+    assert_401(
+        &h.get(Production, "/accounts", Some(&tampered), None).await,
+        "signature is invalid",
+    );
 
     // alg none, with and without a signature.
     let none_header = json!({"alg": "none", "typ": "at+jwt", "kid": header["kid"]});
@@ -153,18 +220,40 @@ async fn forged_signatures_get_401() {
     let public = serde_json::to_vec(&json_body(&jwks)["keys"][0]).unwrap();
     let hs_header = json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"]});
     let input = format!("{}.{}", b64(&hs_header), parts[1]);
-    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &public), input.as_bytes());
+    let mac = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &public),
+        input.as_bytes(),
+    );
     let t = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
-    assert_401(&h.get(Production, "/accounts", Some(&t), None).await, "signature is invalid");
+    assert_401(
+        &h.get(Production, "/accounts", Some(&t), None).await,
+        "signature is invalid",
+    );
 
     // A kid the issuer never had, and a self-made key claiming the real kid.
-    let rogue = portcullis_core::jose::JwsSigner::generate("rogue".into(), portcullis_core::jose::Algorithm::ES256).unwrap().0;
+    let rogue = portcullis_core::jose::JwsSigner::generate(
+        "rogue".into(),
+        portcullis_core::jose::Algorithm::ES256,
+    )
+    .unwrap()
+    .0;
     let t = rogue.sign("at+jwt", &Harness::claims_of(&finch)).unwrap();
-    assert_401(&h.get(Production, "/accounts", Some(&t), None).await, "key this issuer does not know");
+    assert_401(
+        &h.get(Production, "/accounts", Some(&t), None).await,
+        "key this issuer does not know",
+    );
     let kid = header["kid"].as_str().unwrap().to_string();
-    let impostor = portcullis_core::jose::JwsSigner::generate(kid, portcullis_core::jose::Algorithm::ES256).unwrap().0;
-    let t = impostor.sign("at+jwt", &Harness::claims_of(&finch)).unwrap();
-    assert_401(&h.get(Production, "/accounts", Some(&t), None).await, "signature is invalid");
+    let impostor =
+        portcullis_core::jose::JwsSigner::generate(kid, portcullis_core::jose::Algorithm::ES256)
+            .unwrap()
+            .0;
+    let t = impostor
+        .sign("at+jwt", &Harness::claims_of(&finch))
+        .unwrap();
+    assert_401(
+        &h.get(Production, "/accounts", Some(&t), None).await,
+        "signature is invalid",
+    );
     h.stop().await;
 }
 
@@ -172,11 +261,19 @@ async fn forged_signatures_get_401() {
 async fn tokens_never_cross_environments() {
     let h = Harness::start().await;
     let nova = h.token_jwt(NOVA, Sandbox).await;
-    assert_401(&h.get(Production, "/accounts", Some(&nova), None).await, "key this issuer does not know");
+    assert_401(
+        &h.get(Production, "/accounts", Some(&nova), None).await,
+        "key this issuer does not know",
+    );
     let finch = h.token_jwt(FINCH, Production).await;
-    assert_401(&h.get(Sandbox, "/accounts", Some(&finch), None).await, "key this issuer does not know");
+    assert_401(
+        &h.get(Sandbox, "/accounts", Some(&finch), None).await,
+        "key this issuer does not know",
+    );
     // A production client cannot even get a token from the sandbox issuer.
-    let r = h.token_response_jwt(Sandbox, h.assertion(FINCH, Sandbox, json!({})), &[]).await;
+    let r = h
+        .token_response_jwt(Sandbox, h.assertion(FINCH, Sandbox, json!({})), &[])
+        .await;
     assert_oauth_error(&r, 401, "invalid_client", "another environment");
     h.stop().await;
 }
@@ -186,18 +283,53 @@ async fn a_missing_scope_is_403_and_scopes_cannot_be_widened() {
     let h = Harness::start().await;
     let account = h.s("/sample/account_id");
     let finch = h.token_jwt(FINCH, Production).await;
-    let r = h.get(Production, &format!("/accounts/{account}/transactions"), Some(&finch), None).await;
+    let r = h
+        .get(
+            Production,
+            &format!("/accounts/{account}/transactions"),
+            Some(&finch),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"transactions:read\"");
-    assert_eq!(json_body(&r)["type"], "urn:portcullis:problem:insufficient-scope");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"transactions:read\""
+    );
+    assert_eq!(
+        json_body(&r)["type"],
+        "urn:portcullis:problem:insufficient-scope"
+    );
 
     // Asking for an ungranted scope is invalid_scope; a narrower request is honoured.
-    let r = h.token_response_jwt(Production, h.assertion(FINCH, Production, json!({})), &[("scope", "kyc:read payments:write".into())]).await;
+    let r = h
+        .token_response_jwt(
+            Production,
+            h.assertion(FINCH, Production, json!({})),
+            &[("scope", "kyc:read payments:write".into())],
+        )
+        .await;
     assert_oauth_error(&r, 400, "invalid_scope", "payments:write");
-    let r = h.token_response_jwt(Production, h.assertion(FINCH, Production, json!({})), &[("scope", "accounts:read".into())]).await;
+    let r = h
+        .token_response_jwt(
+            Production,
+            h.assertion(FINCH, Production, json!({})),
+            &[("scope", "accounts:read".into())],
+        )
+        .await;
     assert_eq!(json_body(&r)["scope"], "accounts:read");
     let narrow = json_body(&r)["access_token"].as_str().unwrap().to_string();
     let customer = h.s("/sample/customer_id");
-    assert_eq!(h.get(Production, &format!("/customers/{customer}/kyc"), Some(&narrow), None).await.status(), 403);
+    assert_eq!(
+        h.get(
+            Production,
+            &format!("/customers/{customer}/kyc"),
+            Some(&narrow),
+            None
+        )
+        .await
+        .status(),
+        403
+    );
     h.stop().await;
 }

@@ -21,9 +21,15 @@ pub enum HttpsClientError {
     #[error("invalid URL {0}: expected https://host:port/path")]
     Url(String),
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("TLS handshake with {addr} failed: {source}")]
-    Handshake { addr: String, source: std::io::Error },
+    Handshake {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("HTTP exchange failed: {0}")]
     Http(String),
     #[error("no answer within {0:?}")]
@@ -38,30 +44,45 @@ pub struct HttpsClient {
 
 impl HttpsClient {
     pub fn new(config: Arc<ClientConfig>) -> Self {
-        Self { config, timeout: Duration::from_secs(30) }
+        Self {
+            config,
+            timeout: Duration::from_secs(30),
+        }
     }
 
     /// Sends one request on a fresh connection and reads the whole response.
-    pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Bytes>, HttpsClientError> {
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Bytes>, HttpsClientError> {
         let timeout = self.timeout;
         tokio::time::timeout(timeout, self.send_inner(request))
             .await
             .map_err(|_| HttpsClientError::Timeout(timeout))?
     }
 
-    async fn send_inner(&self, mut request: Request<Full<Bytes>>) -> Result<Response<Bytes>, HttpsClientError> {
+    async fn send_inner(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<Response<Bytes>, HttpsClientError> {
         let uri = request.uri().clone();
         let (host, port) = host_port(&uri)?;
         let addr = format!("{host}:{port}");
         let tcp = TcpStream::connect(&addr)
             .await
-            .map_err(|source| HttpsClientError::Connect { addr: addr.clone(), source })?;
+            .map_err(|source| HttpsClientError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
         let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
             .map_err(|_| HttpsClientError::Url(uri.to_string()))?;
         let tls = TlsConnector::from(self.config.clone())
             .connect(server_name, tcp)
             .await
-            .map_err(|source| HttpsClientError::Handshake { addr: addr.clone(), source })?;
+            .map_err(|source| HttpsClientError::Handshake {
+                addr: addr.clone(),
+                source,
+            })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| HttpsClientError::Http(e.to_string()))?;
@@ -75,7 +96,9 @@ impl HttpsClient {
         }
         // hyper's client connection wants an origin-form target.
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        *request.uri_mut() = path.parse().map_err(|_| HttpsClientError::Url(uri.to_string()))?;
+        *request.uri_mut() = path
+            .parse()
+            .map_err(|_| HttpsClientError::Url(uri.to_string()))?;
         let response = sender
             .send_request(request)
             .await
@@ -94,6 +117,8 @@ fn host_port(uri: &Uri) -> Result<(String, u16), HttpsClientError> {
     if uri.scheme_str() != Some("https") {
         return Err(HttpsClientError::Url(uri.to_string()));
     }
-    let host = uri.host().ok_or_else(|| HttpsClientError::Url(uri.to_string()))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| HttpsClientError::Url(uri.to_string()))?;
     Ok((host.to_string(), uri.port_u16().unwrap_or(443)))
 }

@@ -46,7 +46,10 @@ fn fapi_provider() -> Arc<CryptoProvider> {
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |detail: String| TlsError::File { path: path.display().to_string(), detail };
+    let err = |detail: String| TlsError::File {
+        path: path.display().to_string(),
+        detail,
+    };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| err(format!("cannot read PEM certificates: {e}")))?
         .collect::<Result<Vec<_>, _>>()
@@ -101,7 +104,9 @@ pub fn server_config(
             } else {
                 verifier
             };
-            let verifier = verifier.build().map_err(|e| TlsError::Config(e.to_string()))?;
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };

@@ -42,7 +42,10 @@ mod tests {
     #[test]
     fn garbage_certificates_have_no_identity() {
         for bytes in [&b""[..], b"\x30\x03\x02\x01\x01", &[0xff; 64]] {
-            assert_eq!(PeerIdentity::from_leaf(&CertificateDer::from(bytes.to_vec())), None);
+            assert_eq!(
+                PeerIdentity::from_leaf(&CertificateDer::from(bytes.to_vec())),
+                None
+            );
         }
     }
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -23,7 +23,10 @@ use crate::identity::subject_dn;
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("{0}")]
@@ -31,7 +34,10 @@ pub enum PkiError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
-    move |source| PkiError::Io { path: path.display().to_string(), source }
+    move |source| PkiError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// A client certificate issued to a partner.
@@ -54,7 +60,9 @@ pub struct DevPki {
 
 impl std::fmt::Debug for DevPki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevPki").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("DevPki")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,7 +114,12 @@ impl DevPki {
         Ok(pki)
     }
 
-    fn issue(&mut self, mut params: CertificateParams, cert_file: &Path, key_file: &Path) -> Result<(), PkiError> {
+    fn issue(
+        &mut self,
+        mut params: CertificateParams,
+        cert_file: &Path,
+        key_file: &Path,
+    ) -> Result<(), PkiError> {
         validity(&mut params, 397);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
@@ -130,9 +143,14 @@ impl DevPki {
         }
         let der = CertificateDer::from_pem_file(&cert_file)
             .map_err(|e| PkiError::Invalid(format!("{}: {e}", cert_file.display())))?;
-        let subject_dn = subject_dn(der.as_ref())
-            .ok_or_else(|| PkiError::Invalid(format!("{}: unreadable subject", cert_file.display())))?;
-        Ok(IssuedCert { cert_file, key_file, subject_dn })
+        let subject_dn = subject_dn(der.as_ref()).ok_or_else(|| {
+            PkiError::Invalid(format!("{}: unreadable subject", cert_file.display()))
+        })?;
+        Ok(IssuedCert {
+            cert_file,
+            key_file,
+            subject_dn,
+        })
     }
 }
 

@@ -85,7 +85,9 @@ pub async fn serve_https<H, F, B>(
         let (acceptor, handler, limits) = (acceptor.clone(), handler.clone(), limits.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp))
+                .await
+            {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => return tracing::debug!(%remote, error = %e, "TLS handshake failed"),
                 Err(_) => return tracing::debug!(%remote, "TLS handshake timed out"),

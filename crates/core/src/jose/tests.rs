@@ -23,7 +23,10 @@ fn round_trips_both_algorithms() {
         assert_eq!(jws.header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(jws.header.kid.as_deref(), Some("k1"));
         let payload = jws.verify(&s.verifying_key()).unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&payload).unwrap(), json!({"sub": "x"}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&payload).unwrap(),
+            json!({"sub": "x"})
+        );
     }
 }
 
@@ -42,11 +45,22 @@ fn jwk_round_trip_preserves_key() {
 #[test]
 fn alg_none_is_refused() {
     let s = signer(Algorithm::EdDSA);
-    let token = forge(json!({"alg": "none", "kid": "k1"}), json!({"sub": "x"}), b"");
+    let token = forge(
+        json!({"alg": "none", "kid": "k1"}),
+        json!({"sub": "x"}),
+        b"",
+    );
     // An empty signature part is already malformed; with a dummy one the alg check refuses.
     assert!(UnverifiedJws::parse(&token).is_err());
-    let token = forge(json!({"alg": "none", "kid": "k1"}), json!({"sub": "x"}), b"x");
-    let err = UnverifiedJws::parse(&token).unwrap().verify(&s.verifying_key()).unwrap_err();
+    let token = forge(
+        json!({"alg": "none", "kid": "k1"}),
+        json!({"sub": "x"}),
+        b"x",
+    );
+    let err = UnverifiedJws::parse(&token)
+        .unwrap()
+        .verify(&s.verifying_key())
+        .unwrap_err();
     assert_eq!(err, JoseError::AlgorithmMismatch("none".into()));
 }
 
@@ -60,20 +74,31 @@ fn hs256_with_public_key_as_secret_is_refused() {
         b64(br#"{"alg":"HS256","kid":"k1"}"#),
         b64(br#"{"sub":"x"}"#)
     );
-    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret), input.as_bytes());
+    let mac = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+        input.as_bytes(),
+    );
     let token = format!("{input}.{}", b64(mac.as_ref()));
-    let err = UnverifiedJws::parse(&token).unwrap().verify(&s.verifying_key()).unwrap_err();
+    let err = UnverifiedJws::parse(&token)
+        .unwrap()
+        .verify(&s.verifying_key())
+        .unwrap_err();
     assert!(matches!(err, JoseError::AlgorithmMismatch(_)));
 }
 
 #[test]
 fn tampered_payload_fails_signature() {
     let s = signer(Algorithm::EdDSA);
-    let token = s.sign("at+jwt", &json!({"scope": "accounts:read"})).unwrap();
+    let token = s
+        .sign("at+jwt", &json!({"scope": "accounts:read"}))
+        .unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     let evil = b64(br#"{"scope":"payments:write"}"#);
     let tampered = format!("{}.{}.{}", parts[0], evil, parts[2]);
-    let err = UnverifiedJws::parse(&tampered).unwrap().verify(&s.verifying_key()).unwrap_err();
+    let err = UnverifiedJws::parse(&tampered)
+        .unwrap()
+        .verify(&s.verifying_key())
+        .unwrap_err();
     assert_eq!(err, JoseError::BadSignature);
 }
 
@@ -82,7 +107,10 @@ fn other_key_of_same_algorithm_fails() {
     let a = signer(Algorithm::ES256);
     let b = signer(Algorithm::ES256);
     let token = a.sign("JWT", &json!({})).unwrap();
-    let err = UnverifiedJws::parse(&token).unwrap().verify(&b.verifying_key()).unwrap_err();
+    let err = UnverifiedJws::parse(&token)
+        .unwrap()
+        .verify(&b.verifying_key())
+        .unwrap_err();
     assert_eq!(err, JoseError::BadSignature);
 }
 
@@ -97,10 +125,10 @@ fn hostile_shapes_are_malformed_not_panics() {
         "a.b.c.d",
         "!!!.b.c",
         "eyJ.eyJ.sig",
-        "e30.e30.e30",                    // {} header: no alg
-        "W10.e30.e30",                    // [] header
-        "bnVsbA.e30.e30",                 // null header
-        "eyJhbGciOjF9.e30.e30",           // alg is a number
+        "e30.e30.e30",          // {} header: no alg
+        "W10.e30.e30",          // [] header
+        "bnVsbA.e30.e30",       // null header
+        "eyJhbGciOjF9.e30.e30", // alg is a number
         huge.as_str(),
     ];
     for case in cases {
@@ -123,7 +151,10 @@ fn duplicate_header_members_are_refused() {
 #[test]
 fn critical_header_is_refused() {
     let token = forge(json!({"alg": "EdDSA", "crit": ["exp"]}), json!({}), b"sig");
-    assert_eq!(UnverifiedJws::parse(&token).unwrap_err(), JoseError::UnsupportedCritical);
+    assert_eq!(
+        UnverifiedJws::parse(&token).unwrap_err(),
+        JoseError::UnsupportedCritical
+    );
 }
 
 #[test]
@@ -156,16 +187,30 @@ fn hostile_jwks_are_refused() {
 #[test]
 fn private_key_parsing_detects_kind() {
     let (_, der) = JwsSigner::generate("k".into(), Algorithm::ES256).unwrap();
-    assert_eq!(JwsSigner::from_pkcs8_any("k".into(), &der).unwrap().algorithm(), Algorithm::ES256);
+    assert_eq!(
+        JwsSigner::from_pkcs8_any("k".into(), &der)
+            .unwrap()
+            .algorithm(),
+        Algorithm::ES256
+    );
     let (_, der) = JwsSigner::generate("k".into(), Algorithm::EdDSA).unwrap();
-    assert_eq!(JwsSigner::from_pkcs8_any("k".into(), &der).unwrap().algorithm(), Algorithm::EdDSA);
+    assert_eq!(
+        JwsSigner::from_pkcs8_any("k".into(), &der)
+            .unwrap()
+            .algorithm(),
+        Algorithm::EdDSA
+    );
     assert!(JwsSigner::from_pkcs8_any("k".into(), b"garbage").is_err());
 }
 
 #[test]
 fn thumbprint_matches_rfc7638_example() {
     // RFC 8037 appendix A.3: the thumbprint of its Ed25519 example key.
-    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let jwk =
+        json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     let key = VerifyingKey::from_jwk(&jwk).unwrap();
-    assert_eq!(key.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    assert_eq!(
+        key.thumbprint(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
 }

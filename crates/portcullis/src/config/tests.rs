@@ -32,20 +32,28 @@ fn a_minimal_config_is_valid_with_documented_defaults() {
 
 #[test]
 fn unknown_keys_are_named() {
-    let err = parse(&GOOD.replace("[admin]", "[admin]\nlisten_port = 1")).unwrap_err().to_string();
+    let err = parse(&GOOD.replace("[admin]", "[admin]\nlisten_port = 1"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `listen_port`"), "{err}");
-    let err = parse(&GOOD.replace("name = \"production\"", "name = \"staging\"")).unwrap_err().to_string();
+    let err = parse(&GOOD.replace("name = \"production\"", "name = \"staging\""))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("staging"), "{err}");
 }
 
 #[test]
 fn every_problem_is_reported_with_its_path() {
-    let bad = GOOD.replace("upstream_url = \"builtin:sandbox-bank\"", r#"upstream_url = "ftp://x"
+    let bad = GOOD
+        .replace(
+            "upstream_url = \"builtin:sandbox-bank\"",
+            r#"upstream_url = "ftp://x"
 issuer = "http://plain"
 token_lifetime_seconds = 86400
 [limits]
-max_headers = 2"#)
-    .replace("listen = \"127.0.0.1:9080\"", "listen = \"127.0.0.1:9443\"");
+max_headers = 2"#,
+        )
+        .replace("listen = \"127.0.0.1:9080\"", "listen = \"127.0.0.1:9443\"");
     let err = parse(&bad).unwrap_err();
     let text = err.to_string();
     for expected in [
@@ -62,17 +70,27 @@ max_headers = 2"#)
 
 #[test]
 fn tls_needs_one_source_and_client_ca_for_mtls() {
-    let err = parse(&GOOD.replace("dev_pki_dir = \"data/pki\"", "")).unwrap_err().to_string();
+    let err = parse(&GOOD.replace("dev_pki_dir = \"data/pki\"", ""))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("tls: set either dev_pki_dir"), "{err}");
-    let both = GOOD.replace("dev_pki_dir = \"data/pki\"", "dev_pki_dir = \"x\"\ncert_file = \"a\"\nkey_file = \"b\"");
+    let both = GOOD.replace(
+        "dev_pki_dir = \"data/pki\"",
+        "dev_pki_dir = \"x\"\ncert_file = \"a\"\nkey_file = \"b\"",
+    );
     assert!(parse(&both).is_err());
 }
 
 #[test]
 fn duplicate_environments_and_bad_operations_are_refused() {
     let dup = format!("{GOOD}\n[[environments]]\nname = \"production\"\nlisten = \"127.0.0.1:8444\"\nupstream_url = \"http://127.0.0.1:1\"\n");
-    assert!(parse(&dup).unwrap_err().to_string().contains("environments[1].name: production is configured twice"));
-    let ops = format!("{GOOD}\n[[operations]]\nid = \"x\"\nmethod = \"GET\"\npath = \"/a/../b\"\nscope = \"s\"\n");
+    assert!(parse(&dup)
+        .unwrap_err()
+        .to_string()
+        .contains("environments[1].name: production is configured twice"));
+    let ops = format!(
+        "{GOOD}\n[[operations]]\nid = \"x\"\nmethod = \"GET\"\npath = \"/a/../b\"\nscope = \"s\"\n"
+    );
     assert!(parse(&ops).unwrap_err().to_string().contains("operations"));
 }
 

@@ -35,8 +35,15 @@ impl Harness {
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (running, demo) = portcullis::demo::start_with_config(dir.path(), Arc::new(SystemClock), adjust).await.unwrap();
-        Self { running: Some(running), demo, dir }
+        let (running, demo) =
+            portcullis::demo::start_with_config(dir.path(), Arc::new(SystemClock), adjust)
+                .await
+                .unwrap();
+        Self {
+            running: Some(running),
+            demo,
+            dir,
+        }
     }
 
     pub fn running(&self) -> &Running {
@@ -50,11 +57,21 @@ impl Harness {
     }
 
     pub fn s(&self, pointer: &str) -> String {
-        self.demo.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("demo.json has no {pointer}")).to_string()
+        self.demo
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("demo.json has no {pointer}"))
+            .to_string()
     }
 
     pub fn partner(&self, client_id: &str) -> Value {
-        self.demo["partners"].as_array().unwrap().iter().find(|p| p["client_id"] == json!(client_id)).unwrap().clone()
+        self.demo["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["client_id"] == json!(client_id))
+            .unwrap()
+            .clone()
     }
 
     pub fn gateway(&self, env: Environment) -> String {
@@ -74,21 +91,44 @@ impl Harness {
         let ca = self.s("/ca_cert");
         let identity = cert_of.map(|c| {
             let p = self.partner(c);
-            (p["client_cert"].as_str().unwrap().to_string(), p["client_key"].as_str().unwrap().to_string())
+            (
+                p["client_cert"].as_str().unwrap().to_string(),
+                p["client_key"].as_str().unwrap().to_string(),
+            )
         });
-        let identity_paths = identity.as_ref().map(|(c, k)| (std::path::Path::new(c.as_str()), std::path::Path::new(k.as_str())));
+        let identity_paths = identity.as_ref().map(|(c, k)| {
+            (
+                std::path::Path::new(c.as_str()),
+                std::path::Path::new(k.as_str()),
+            )
+        });
         portcullis_tls::client_config(std::path::Path::new(&ca), identity_paths).unwrap()
     }
 
-    pub async fn get(&self, env: Environment, path: &str, token: Option<&str>, cert_of: Option<&str>) -> Response<Bytes> {
+    pub async fn get(
+        &self,
+        env: Environment,
+        path: &str,
+        token: Option<&str>,
+        cert_of: Option<&str>,
+    ) -> Response<Bytes> {
         let mut req = Request::get(format!("{}{path}", self.gateway(env)));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        self.client(cert_of).send(req.body(Full::new(Bytes::new())).unwrap()).await.unwrap()
+        self.client(cert_of)
+            .send(req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap()
     }
 
-    pub async fn post_form(&self, env: Environment, path: &str, form: &[(&str, String)], cert_of: Option<&str>) -> Response<Bytes> {
+    pub async fn post_form(
+        &self,
+        env: Environment,
+        path: &str,
+        form: &[(&str, String)],
+        cert_of: Option<&str>,
+    ) -> Response<Bytes> {
         let body = serde_urlencoded::to_string(form).unwrap();
         let req = Request::post(format!("{}{path}", self.gateway(env)))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -99,7 +139,10 @@ impl Harness {
 
     /// The partner's private_key_jwt signer, with its registered kid.
     pub fn partner_signer(&self, client_id: &str) -> JwsSigner {
-        let key_file = self.partner(client_id)["private_key"].as_str().unwrap().to_string();
+        let key_file = self.partner(client_id)["private_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
         signer_from_pem(&key_file)
     }
 
@@ -115,10 +158,18 @@ impl Harness {
         self.partner_signer(client_id).sign("JWT", &claims).unwrap()
     }
 
-    pub async fn token_response_jwt(&self, env: Environment, assertion: String, extra: &[(&str, String)]) -> Response<Bytes> {
+    pub async fn token_response_jwt(
+        &self,
+        env: Environment,
+        assertion: String,
+        extra: &[(&str, String)],
+    ) -> Response<Bytes> {
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
             ("client_assertion", assertion),
         ];
         form.extend(extra.iter().cloned());
@@ -126,14 +177,26 @@ impl Harness {
     }
 
     pub async fn token_jwt(&self, client_id: &str, env: Environment) -> String {
-        let r = self.token_response_jwt(env, self.assertion(client_id, env, json!({})), &[]).await;
+        let r = self
+            .token_response_jwt(env, self.assertion(client_id, env, json!({})), &[])
+            .await;
         assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
         json_body(&r)["access_token"].as_str().unwrap().to_string()
     }
 
     pub async fn token_mtls(&self, client_id: &str) -> String {
-        let form = [("grant_type", "client_credentials".to_string()), ("client_id", client_id.to_string())];
-        let r = self.post_form(Environment::Production, "/oauth2/token", &form, Some(client_id)).await;
+        let form = [
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", client_id.to_string()),
+        ];
+        let r = self
+            .post_form(
+                Environment::Production,
+                "/oauth2/token",
+                &form,
+                Some(client_id),
+            )
+            .await;
         assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
         json_body(&r)["access_token"].as_str().unwrap().to_string()
     }
@@ -143,7 +206,12 @@ impl Harness {
     pub async fn issuer_signer(&self, env: Environment) -> JwsSigner {
         let keys = self.running().store.list_signing_keys(env).await.unwrap();
         let key = keys.last().unwrap();
-        JwsSigner::from_pkcs8(key.kid.clone(), key.algorithm.into(), key.private_pkcs8.expose()).unwrap()
+        JwsSigner::from_pkcs8(
+            key.kid.clone(),
+            key.algorithm.into(),
+            key.private_pkcs8.expose(),
+        )
+        .unwrap()
     }
 
     /// Claims of a real token, for tests that alter one of them.
@@ -154,10 +222,18 @@ impl Harness {
     /// Sends raw bytes over TLS and returns what the server answered before closing or
     /// going quiet.
     pub async fn raw(&self, env: Environment, request: &[u8]) -> String {
+        self.raw_as(env, None, request).await
+    }
+
+    /// [`Self::raw`], presenting `cert_of`'s client certificate.
+    pub async fn raw_as(&self, env: Environment, cert_of: Option<&str>, request: &[u8]) -> String {
         let addr = self.gateway(env).trim_start_matches("https://").to_string();
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let connector = tokio_rustls::TlsConnector::from(self.tls(None));
-        let mut tls = connector.connect(ServerName::try_from("127.0.0.1").unwrap(), tcp).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(self.tls(cert_of));
+        let mut tls = connector
+            .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+            .await
+            .unwrap();
         tls.write_all(request).await.unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
@@ -179,11 +255,15 @@ pub fn signer_from_pem(path: &str) -> JwsSigner {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub fn json_body(r: &Response<Bytes>) -> Value {
-    serde_json::from_slice(r.body()).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(r.body())))
+    serde_json::from_slice(r.body())
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(r.body())))
 }
 
 /// Asserts a 401 problem with an RFC 6750 challenge naming `error` and a description
@@ -192,9 +272,15 @@ pub fn assert_401(r: &Response<Bytes>, detail: &str) {
     assert_eq!(r.status(), 401, "{}", String::from_utf8_lossy(r.body()));
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let challenge = r.headers()["www-authenticate"].to_str().unwrap();
-    assert!(challenge.starts_with("Bearer realm=\"portcullis\""), "{challenge}");
+    assert!(
+        challenge.starts_with("Bearer realm=\"portcullis\""),
+        "{challenge}"
+    );
     let body = json_body(r);
-    assert!(body["detail"].as_str().unwrap().contains(detail), "expected {detail:?} in {body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains(detail),
+        "expected {detail:?} in {body}"
+    );
     assert!(r.headers().contains_key("x-request-id"));
 }
 
@@ -202,5 +288,8 @@ pub fn assert_oauth_error(r: &Response<Bytes>, status: u16, error: &str, detail:
     let body = json_body(r);
     assert_eq!(r.status(), status, "{body}");
     assert_eq!(body["error"], error, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains(detail), "expected {detail:?} in {body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains(detail),
+        "expected {detail:?} in {body}"
+    );
 }

@@ -1,0 +1,275 @@
+//! Request hygiene and upstream behaviour through the real listener: request smuggling
+//! shapes, oversized heads and bodies, slow clients, slow upstreams, and what the upstream
+//! is (and is not) told about the caller.
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use portcullis_core::Environment::Production;
+use serde_json::{json, Value};
+
+/// An upstream that answers with what it received; `x-test-delay-ms` makes it slow.
+async fn echo_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    if let Some(ms) = req
+                        .headers()
+                        .get("x-test-delay-ms")
+                        .and_then(|v| v.to_str().ok()?.parse().ok())
+                    {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    let headers: serde_json::Map<String, Value> = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("?"))))
+                        .collect();
+                    let (method, path) = (req.method().to_string(), req.uri().to_string());
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let echo = json!({"method": method, "path": path, "headers": headers, "body_len": body.len()});
+                    let mut r = Response::new(Full::new(Bytes::from(echo.to_string())));
+                    r.headers_mut()
+                        .insert("connection", "x-upstream-secret-hop".parse().unwrap());
+                    r.headers_mut()
+                        .insert("x-upstream-secret-hop", "1".parse().unwrap());
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn with_echo(timeout_seconds: u64) -> Harness {
+    let echo = echo_upstream().await;
+    Harness::start_with(|c| {
+        for env in &mut c.environments {
+            env.upstream_url = format!("http://{echo}");
+            env.upstream_timeout_seconds = timeout_seconds;
+        }
+        c.limits.header_read_timeout_seconds = 1;
+        c.limits.body_read_timeout_seconds = 1;
+        c.limits.max_body_bytes = 4096;
+    })
+    .await
+}
+
+fn status_of(raw: &str) -> u16 {
+    raw.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"))
+}
+
+#[tokio::test]
+async fn smuggling_shapes_are_refused_with_400() {
+    let h = with_echo(5).await;
+    let token = h.token_jwt(FINCH, Production).await;
+    let cases = [
+        format!("POST /accounts HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        format!("GET /accounts HTTP/1.1\r\nHost: a\r\nHost: b\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        format!("GET /accounts HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        format!("GET /accounts HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        "GET /accounts HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_string(),
+        "GET /accounts HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n".to_string(),
+    ];
+    for case in cases {
+        let raw = h.raw(Production, case.as_bytes()).await;
+        assert_eq!(status_of(&raw), 400, "for request {case:?} got {raw}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_heads_get_431_and_bodies_413() {
+    let h = with_echo(5).await;
+    let big = format!(
+        "GET /accounts HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(32 * 1024)
+    );
+    assert_eq!(status_of(&h.raw(Production, big.as_bytes()).await), 431);
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let req = format!("GET /accounts HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+    assert_eq!(status_of(&h.raw(Production, req.as_bytes()).await), 431);
+
+    let acme = h.token_mtls(ACME).await;
+    let req = Request::post(format!("{}/payments", h.gateway(Production)))
+        .header("authorization", format!("Bearer {acme}"))
+        .header("idempotency-key", "k1")
+        .body(Full::new(Bytes::from(vec![b'x'; 8192])))
+        .unwrap();
+    let r = h.client(Some(ACME)).send(req).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("4096 bytes"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn non_canonical_paths_and_unknown_routes_are_refused() {
+    let h = with_echo(5).await;
+    let token = h.token_jwt(FINCH, Production).await;
+    for (path, status) in [
+        ("/accounts/..%2Fcustomers", 400),
+        ("/accounts/%2e%2e/x/kyc", 400),
+        ("/accounts//balances", 400),
+        ("/admin/v1/partners", 404),
+        ("/nope", 404),
+    ] {
+        let r = h.get(Production, path, Some(&token), None).await;
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let raw = h.raw(Production, format!("GET /accounts/../customers/c/kyc HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes()).await;
+    assert_eq!(status_of(&raw), 400, "{raw}");
+    let raw = h
+        .raw(
+            Production,
+            format!(
+                "DELETE /accounts HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(status_of(&raw), 405, "{raw}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
+    let h = with_echo(5).await;
+    let acme = h.token_mtls(ACME).await;
+    let req = Request::get(format!("{}/accounts?page=2", h.gateway(Production)))
+        .header("authorization", format!("Bearer {acme}"))
+        .header("x-portcullis-partner-id", "finch-lending")
+        .header("X-Portcullis-Scopes", "kyc:read")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-request-id", "chosen-by-client")
+        .header("connection", "x-drop-me")
+        .header("x-drop-me", "1")
+        .header(
+            "x-fapi-interaction-id",
+            "93bac548-d2de-4546-b106-880a5018460d",
+        )
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = h.client(Some(ACME)).send(req).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    assert_eq!(
+        r.headers()["x-fapi-interaction-id"],
+        "93bac548-d2de-4546-b106-880a5018460d"
+    );
+    assert!(
+        !r.headers().contains_key("x-upstream-secret-hop"),
+        "a hop-by-hop header of the upstream leaked"
+    );
+    let echo = json_body(&r);
+    let seen = &echo["headers"];
+    assert_eq!(echo["path"], "/accounts?page=2");
+    assert_eq!(seen["x-portcullis-partner-id"], "acme-payments");
+    assert_eq!(seen["x-portcullis-client-id"], ACME);
+    assert_eq!(
+        seen["x-portcullis-scopes"],
+        "accounts:read balances:read transactions:read payments:write"
+    );
+    assert_eq!(seen["x-portcullis-environment"], "production");
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        seen["x-request-id"],
+        r.headers()["x-request-id"].to_str().unwrap()
+    );
+    assert_eq!(
+        seen["x-fapi-interaction-id"],
+        "93bac548-d2de-4546-b106-880a5018460d"
+    );
+    for absent in ["authorization", "x-drop-me", "cookie"] {
+        assert!(
+            seen.get(absent).is_none(),
+            "{absent} reached the upstream: {seen}"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn slow_upstreams_get_504_and_slow_clients_are_cut_off() {
+    let h = with_echo(1).await;
+    let token = h.token_jwt(FINCH, Production).await;
+    let req = Request::get(format!("{}/accounts", h.gateway(Production)))
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-test-delay-ms", "3000")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let started = Instant::now();
+    let r = h.client(None).send(req).await.unwrap();
+    assert_eq!(r.status(), 504);
+    assert!(started.elapsed() < Duration::from_millis(2500));
+
+    // Slowloris: half a request head, then silence. The gateway must hang up.
+    let started = Instant::now();
+    let raw = h
+        .raw(Production, b"GET /accounts HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "connection held for {:?}",
+        started.elapsed()
+    );
+    assert!(raw.is_empty() || raw.starts_with("HTTP/1.1 408"), "{raw}");
+
+    // A body that never finishes gets 408 after the body timeout.
+    let acme = h.token_mtls(ACME).await;
+    let req = format!("POST /payments HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {acme}\r\nIdempotency-Key: k\r\nContent-Length: 100\r\n\r\nabc");
+    let raw = h.raw_as(Production, Some(ACME), req.as_bytes()).await;
+    assert_eq!(status_of(&raw), 408, "{raw}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_502_not_500() {
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let h =
+        Harness::start_with(|c| c.environments[0].upstream_url = format!("http://{dead}")).await;
+    let token = h.token_jwt(FINCH, Production).await;
+    let r = h.get(Production, "/accounts", Some(&token), None).await;
+    assert_eq!(r.status(), 502);
+    assert_eq!(
+        json_body(&r)["type"],
+        "urn:portcullis:problem:upstream-unavailable"
+    );
+    assert!(
+        !String::from_utf8_lossy(r.body()).contains("127.0.0.1"),
+        "internals leaked"
+    );
+    h.stop().await;
+}

@@ -1,0 +1,146 @@
+//! The system on PostgreSQL, as a cluster would run it: the partner flows end to end, and
+//! two gateway nodes sharing one database, where a revocation made through one node is
+//! honoured by the other within one second.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use portcullis_core::Environment::{Production, Sandbox};
+use serde_json::json;
+use sqlx::Connection;
+
+const ISSUER: &str = "https://api.bank.test";
+
+fn admin_url() -> String {
+    std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database on the local PostgreSQL; fails (never skips) when it is unreachable.
+async fn fresh_database() -> (String, String) {
+    let admin_url = admin_url();
+    let mut admin = sqlx::postgres::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required ({admin_url}): {e}"));
+    let name = format!("portcullis_e2e_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
+async fn node(store_url: &str) -> Harness {
+    let url = store_url.to_string();
+    Harness::start_with(move |c| {
+        c.store.url = Some(url);
+        // Cluster nodes share one issuer identity, as behind a load balancer.
+        c.environments[0].issuer = Some(ISSUER.into());
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_flows_work_on_postgres() {
+    let (url, db) = fresh_database().await;
+    let h = node(&url).await;
+    let account = h.s("/sample/account_id");
+    let acme = h.token_mtls(ACME).await;
+    assert_eq!(
+        h.get(
+            Production,
+            &format!("/accounts/{account}/balances"),
+            Some(&acme),
+            Some(ACME)
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_401(
+        &h.get(Production, "/accounts", Some(&acme), None).await,
+        "bound to a client certificate",
+    );
+    let finch = h.token_jwt(FINCH, Production).await;
+    assert_eq!(Harness::claims_of(&finch)["iss"], ISSUER);
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&finch), None)
+            .await
+            .status(),
+        200
+    );
+    let nova = h.token_jwt(NOVA, Sandbox).await;
+    assert_401(
+        &h.get(Production, "/accounts", Some(&nova), None).await,
+        "key this issuer does not know",
+    );
+    h.stop().await;
+    drop_database(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_one_node_reaches_the_other_within_one_second() {
+    let (url, db) = fresh_database().await;
+    let a = node(&url).await;
+    let b = node(&url).await;
+    let token = a.token_jwt(FINCH, Production).await;
+    let spare = a.token_jwt(FINCH, Production).await;
+    // Node B serves tokens node A issued: same store, same keys, same issuer.
+    assert_eq!(
+        b.get(Production, "/accounts", Some(&token), None)
+            .await
+            .status(),
+        200
+    );
+
+    let form = [
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+        ),
+        (
+            "client_assertion",
+            a.assertion(FINCH, Production, json!({"aud": ISSUER})),
+        ),
+        ("token", token.clone()),
+    ];
+    assert_eq!(
+        a.post_form(Production, "/oauth2/revoke", &form, None)
+            .await
+            .status(),
+        200
+    );
+    let revoked_at = Instant::now();
+    loop {
+        let r = b.get(Production, "/accounts", Some(&token), None).await;
+        if r.status() == 401 {
+            assert_401(&r, "revoked");
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "node B still accepts the revoked token after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        b.get(Production, "/accounts", Some(&spare), None)
+            .await
+            .status(),
+        200
+    );
+    a.stop().await;
+    b.stop().await;
+    drop_database(&db).await;
+}
