@@ -97,7 +97,12 @@ async fn malformed_token_requests_get_rfc6749_errors() {
         .await;
     assert_oauth_error(&r, 400, "unsupported_grant_type", "client_credentials");
     let r = h
-        .post_form(Production, "/oauth2/token", std::slice::from_ref(&grant), None)
+        .post_form(
+            Production,
+            "/oauth2/token",
+            std::slice::from_ref(&grant),
+            None,
+        )
         .await;
     assert_oauth_error(&r, 401, "invalid_client", "client authentication required");
     let r = h
