@@ -20,7 +20,7 @@ impl Form {
                 "Content-Type must be application/x-www-form-urlencoded",
             ));
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        let pairs = decode_pairs(body).ok_or_else(|| {
             OAuthError::invalid_request("the form body is not valid urlencoded UTF-8")
         })?;
         if pairs.len() > MAX_PARAMETERS {
@@ -52,6 +52,37 @@ impl Form {
     }
 }
 
+/// Strict `application/x-www-form-urlencoded` decoding: malformed escapes and invalid
+/// UTF-8 are refused rather than replaced, so what is checked is what was sent.
+fn decode_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut parts = pair.splitn(2, |&b| b == b'=');
+            let name = decode_component(parts.next().unwrap_or_default())?;
+            let value = decode_component(parts.next().unwrap_or_default())?;
+            Some((name, value))
+        })
+        .collect()
+}
+
+fn decode_component(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let high = (*bytes.next()? as char).to_digit(16)?;
+                let low = (*bytes.next()? as char).to_digit(16)?;
+                out.push((high * 16 + low) as u8);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +102,13 @@ mod tests {
         assert!(Form::parse(Some("application/json"), b"{}").is_err());
         assert!(Form::parse(None, b"a=b").is_err());
         assert!(Form::parse(FORM, b"a=%FF%FE").is_err());
+        assert!(Form::parse(FORM, b"a=%4").is_err());
+        assert!(Form::parse(FORM, b"a=%zz").is_err());
+        assert!(Form::parse(FORM, b"a=%+1").is_err());
+        assert!(Form::parse(FORM, b"a=\xff").is_err());
+        let f = Form::parse(FORM, b"a=%C3%A9%20x&b=&&c").unwrap();
+        assert_eq!(f.get("a"), Some("\u{e9} x"));
+        assert_eq!(f.get("b"), None);
         let many: String = (0..40).map(|i| format!("p{i}=x&")).collect();
         assert!(Form::parse(FORM, many.as_bytes()).is_err());
         assert!(Form::parse(FORM, b"").unwrap().get("x").is_none());

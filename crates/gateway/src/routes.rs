@@ -53,9 +53,9 @@ impl Operation {
                     return Err(err("parameter names are letters, digits and _"));
                 }
                 segments.push(Segment::Param(name.to_string()));
-            } else if part.is_empty() || !part.bytes().all(is_unreserved) {
+            } else if !is_canonical_segment(part) {
                 return Err(err(
-                    "segments must be non-empty and use only unreserved characters",
+                    "segments must be non-empty, not . or .., and use only unreserved characters",
                 ));
             } else {
                 segments.push(Segment::Literal(part.to_string()));
@@ -81,6 +81,11 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
+/// A non-empty segment of unreserved characters that is not a dot segment.
+fn is_canonical_segment(segment: &str) -> bool {
+    !segment.is_empty() && segment != "." && segment != ".." && segment.bytes().all(is_unreserved)
+}
+
 /// The outcome of matching a request path.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch<'t, 'p> {
@@ -103,11 +108,23 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn new(operations: Vec<Operation>) -> Result<Self, RouteError> {
+    /// Builds the table. Templates that differ only in parameter names are duplicates;
+    /// where a literal and a parameter overlap (`/a/me` and `/a/{id}`), the literal wins
+    /// whatever the order given, because operations are kept most specific first.
+    pub fn new(mut operations: Vec<Operation>) -> Result<Self, RouteError> {
+        let shape = |op: &Operation| -> Vec<Option<String>> {
+            op.segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Literal(l) => Some(l.clone()),
+                    Segment::Param(_) => None,
+                })
+                .collect()
+        };
         for (i, a) in operations.iter().enumerate() {
             if let Some(b) = operations[..i]
                 .iter()
-                .find(|b| b.method == a.method && b.segments == a.segments)
+                .find(|b| b.method == a.method && shape(b) == shape(a))
             {
                 return Err(RouteError {
                     path: a.path.clone(),
@@ -115,6 +132,13 @@ impl RouteTable {
                 });
             }
         }
+        // Literal segments sort before parameters, position by position.
+        operations.sort_by_key(|op| {
+            op.segments
+                .iter()
+                .map(|s| matches!(s, Segment::Param(_)))
+                .collect::<Vec<bool>>()
+        });
         Ok(Self { operations })
     }
 
@@ -168,7 +192,7 @@ impl RouteTable {
             .into_iter()
             .filter_map(|(id, m, p, s, idem)| Operation::new(id, m, p, s, idem).ok())
             .collect();
-        Self { operations }
+        Self::new(operations).unwrap_or_default()
     }
 
     pub fn operations(&self) -> &[Operation] {
@@ -188,10 +212,7 @@ impl RouteTable {
             return RouteMatch::Invalid;
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || *p == "." || *p == ".." || !p.bytes().all(is_unreserved))
-        {
+        if parts.iter().any(|p| !is_canonical_segment(p)) {
             return RouteMatch::Invalid;
         }
         let mut allowed = Vec::new();
@@ -278,9 +299,22 @@ mod tests {
     fn rejects_bad_definitions() {
         assert!(Operation::new("x", Method::GET, "accounts", "s", false).is_err());
         assert!(Operation::new("x", Method::GET, "/a/{}", "s", false).is_err());
+        assert!(Operation::new("x", Method::GET, "/a/../b", "s", false).is_err());
+        assert!(Operation::new("x", Method::GET, "/a/./b", "s", false).is_err());
         assert!(Operation::new("x", Method::GET, "/a", "two words", false).is_err());
         let a = Operation::new("a", Method::GET, "/a/{x}", "s", false).unwrap();
         let b = Operation::new("b", Method::GET, "/a/{y}", "s", false).unwrap();
-        assert!(RouteTable::new(vec![a, b]).is_err());
+        assert!(RouteTable::new(vec![a.clone(), b]).is_err());
+        // A literal beats an overlapping parameter regardless of order.
+        let me = Operation::new("me", Method::GET, "/a/me", "t", false).unwrap();
+        let table = RouteTable::new(vec![a, me]).unwrap();
+        match table.find(&Method::GET, "/a/me") {
+            RouteMatch::Found { operation, .. } => assert_eq!(operation.id, "me"),
+            other => panic!("{other:?}"),
+        }
+        match table.find(&Method::GET, "/a/other") {
+            RouteMatch::Found { operation, .. } => assert_eq!(operation.id, "a"),
+            other => panic!("{other:?}"),
+        }
     }
 }
