@@ -11,7 +11,7 @@
 
 mod client_auth;
 mod error;
-mod form;
+pub mod form;
 mod replay;
 
 use std::sync::Arc;

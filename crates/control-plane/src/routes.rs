@@ -48,7 +48,33 @@ pub fn router(loader: Arc<SnapshotLoader>) -> Router {
         .route("/admin/v1/clients/{client_id}", get(get_client))
         .route("/admin/v1/clients/{client_id}/revoke", post(revoke_client))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(problems_only))
         .with_state(state)
+}
+
+/// Extractor rejections (a malformed path or query, a bad JSON body) come from axum as
+/// plain text; every admin error is answered as problem+json instead, with axum's message
+/// as the detail.
+async fn problems_only(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    axum::response::IntoResponse::into_response(ApiError::new(
+        status,
+        "invalid-request",
+        title,
+        detail,
+    ))
 }
 
 const READERS: &[AdminRole] = &[
@@ -161,3 +187,6 @@ async fn revoke_client(
     tracing::info!(admin = %admin.0.name, client_id = %id, "credential revoked");
     Ok(Json(state.store().get_client(&id).await?))
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,8 +15,10 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     /// RFC 6750 challenge for 401 answers.
-    pub www_authenticate: Option<String>,
-    pub retry_after_seconds: Option<u64>,
+    pub www_authenticate: Option<Box<str>>,
+    pub retry_after_seconds: Option<u32>,
+    /// The methods a 405 answer must list (RFC 9110 §15.5.6).
+    pub allow: Option<Box<str>>,
 }
 
 impl Problem {
@@ -33,6 +35,7 @@ impl Problem {
             detail: detail.into(),
             www_authenticate: None,
             retry_after_seconds: None,
+            allow: None,
         }
     }
 
@@ -53,7 +56,7 @@ impl Problem {
             "Unauthorized",
             detail,
         );
-        p.www_authenticate = Some(challenge);
+        p.www_authenticate = Some(challenge.into());
         p
     }
 
@@ -64,9 +67,12 @@ impl Problem {
             "Forbidden",
             format!("this operation requires scope {required}"),
         );
-        p.www_authenticate = Some(format!(
-            "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"{required}\""
-        ));
+        p.www_authenticate = Some(
+            format!(
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"{required}\""
+            )
+            .into(),
+        );
         p
     }
 
@@ -129,6 +135,13 @@ impl Problem {
             if let Ok(v) = HeaderValue::from_str(challenge) {
                 headers.insert(http::header::WWW_AUTHENTICATE, v);
             }
+        }
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            headers.insert(http::header::ALLOW, allow);
         }
         if let Some(secs) = self.retry_after_seconds {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));

@@ -183,20 +183,18 @@ impl Gateway {
             RouteMatch::Found { operation, .. } => operation,
             RouteMatch::MethodNotAllowed { allowed } => {
                 decision.reason = "method_not_allowed";
+                let allow = allowed
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut p = Problem::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method-not-allowed",
                     "Method Not Allowed",
-                    "this operation does not accept that method",
+                    format!("this operation accepts: {allow}"),
                 );
-                p.detail = format!(
-                    "allowed: {}",
-                    allowed
-                        .iter()
-                        .map(|m| m.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                p.allow = Some(allow.into());
                 return Err(p);
             }
             RouteMatch::NotFound => {

@@ -158,6 +158,10 @@ async fn non_canonical_paths_and_unknown_routes_are_refused() {
         )
         .await;
     assert_eq!(status_of(&raw), 405, "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("\r\nallow: get\r\n"),
+        "{raw}"
+    );
     h.stop().await;
 }
 

@@ -10,6 +10,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use portcullis::app::Running;
 use portcullis::config::Config;
+use portcullis_core::clock::{Clock, ManualClock};
 use portcullis_core::jose::{JwsSigner, UnverifiedJws};
 use portcullis_core::{Environment, SystemClock};
 use portcullis_tls::HttpsClient;
@@ -26,6 +27,8 @@ pub struct Harness {
     pub running: Option<Running>,
     pub demo: Value,
     pub dir: tempfile::TempDir,
+    /// Set when the system runs on a manual clock; client assertions follow it.
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl Harness {
@@ -43,7 +46,29 @@ impl Harness {
             running: Some(running),
             demo,
             dir,
+            clock: None,
         }
+    }
+
+    /// The system on a clock that moves only when the test says so.
+    pub async fn start_with_manual_clock() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(now()));
+        let (running, demo) =
+            portcullis::demo::start_with_config(dir.path(), clock.clone(), |_| {})
+                .await
+                .unwrap();
+        Self {
+            running: Some(running),
+            demo,
+            dir,
+            clock: Some(clock),
+        }
+    }
+
+    /// The system's idea of now.
+    pub fn now(&self) -> i64 {
+        self.clock.as_ref().map(|c| c.now()).unwrap_or_else(now)
     }
 
     pub fn running(&self) -> &Running {
@@ -147,7 +172,7 @@ impl Harness {
     }
 
     pub fn assertion(&self, client_id: &str, env: Environment, overrides: Value) -> String {
-        let now = now();
+        let now = self.now();
         let mut claims = json!({
             "iss": client_id, "sub": client_id, "aud": self.issuer(env),
             "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
