@@ -1,0 +1,72 @@
+//! What the audit log records: one typed event per access decision and per change. Never
+//! a token, key or secret.
+
+use std::collections::BTreeMap;
+
+use portcullis_core::Environment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A request to a published API operation, allowed or denied.
+    GatewayRequest,
+    TokenIssued,
+    TokenRefused,
+    TokenIntrospected,
+    TokenRevoked,
+    /// Any other authorization-server request (metadata, JWKS, malformed calls).
+    AuthorizationServerRequest,
+    /// A control-plane change.
+    AdminChange,
+    /// Someone read the audit log.
+    AuditRead,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// Who acted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The administrator's token name, for control-plane changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    pub actor: Actor,
+    /// The operation id, OAuth endpoint, or admin action.
+    pub action: String,
+    /// Resource identifiers, e.g. `account_id`, or the changed object.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target: BTreeMap<String, String>,
+    pub decision: Decision,
+    /// A bounded reason code (`allowed`, `insufficient_scope`, `token_revoked`, ...).
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Names of response fields removed by filtering.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields_removed: Vec<String>,
+}

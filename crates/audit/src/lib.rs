@@ -1,0 +1,18 @@
+//! The tamper-evident audit log: an append-only Merkle log (RFC 9162 hashing) in segment
+//! files under `DATA_DIR/audit`, group-committed with fsync, with signed checkpoints,
+//! inclusion and consistency proofs, and offline verification.
+#![forbid(unsafe_code)]
+
+pub mod checkpoint;
+pub mod event;
+mod log;
+pub mod merkle;
+pub mod segment;
+mod verify;
+
+pub use event::{Actor, AuditEvent, Decision, EventKind};
+pub use log::{AuditConfig, AuditError, AuditLog, Backpressure, Committed, Slot};
+pub use verify::{verify_dir, VerifyError, VerifyReport};
+
+#[cfg(test)]
+mod tests;

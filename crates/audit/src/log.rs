@@ -1,0 +1,444 @@
+//! The append-only log writer.
+//!
+//! Appenders first take a slot ([`AuditLog::reserve`]); when none is free the caller sheds
+//! load (the gateway answers 503) instead of the log dropping entries. A slot is filled
+//! with an event and awaited: it resolves once the entry is written *and fsynced* by the
+//! writer thread, which commits everything queued at once (group commit), so a response
+//! never leaves for a request whose entry could still be lost. A failed write or fsync
+//! aborts the process: the log is never allowed to silently fall behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ring::signature::Ed25519KeyPair;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::checkpoint::{load_or_create_key, Checkpoint, CHECKPOINTS_FILE};
+use crate::event::AuditEvent;
+use crate::merkle::{Frontier, Hash};
+use crate::segment::{encode_frame, list_segments, read_segment, segment_path, ReadProblem};
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `DATA_DIR/audit`.
+    pub dir: PathBuf,
+    /// Entries that may be queued or in flight before appenders are refused.
+    pub queue_capacity: usize,
+    /// A new segment file starts once the current one reaches this size.
+    pub segment_max_bytes: u64,
+    pub checkpoint_interval: Duration,
+}
+
+impl AuditConfig {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            queue_capacity: 16_384,
+            segment_max_bytes: 64 * 1024 * 1024,
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("audit log {path} is corrupt at byte {offset}: {detail}; run `portcullis audit verify` and investigate before restarting")]
+    Corrupt {
+        path: String,
+        offset: u64,
+        detail: String,
+    },
+    #[error("the audit log is not accepting entries (shut down)")]
+    Closed,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The audit queue is full: shed load, do not drop the entry.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log is behind; retry shortly")]
+pub struct Backpressure;
+
+struct Pending {
+    event_json: Vec<u8>,
+    committed: oneshot::Sender<u64>,
+}
+
+/// A reserved place in the log.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    sender: mpsc::Sender<Pending>,
+}
+
+impl Slot {
+    /// Hands the event to the writer and waits until it is durable; returns its index.
+    pub async fn commit(self, event: &AuditEvent) -> Result<u64, AuditError> {
+        let event_json = serde_json::to_vec(event).map_err(|e| AuditError::Io {
+            path: "event".into(),
+            source: e.into(),
+        })?;
+        let (committed, done) = oneshot::channel();
+        self.sender
+            .send(Pending {
+                event_json,
+                committed,
+            })
+            .map_err(|_| AuditError::Closed)?;
+        // The permit is held until the entry is durable, bounding in-flight entries.
+        done.await.map_err(|_| AuditError::Closed)
+    }
+}
+
+/// What readers (proofs, queries) may see: leaf hashes of durable entries.
+#[derive(Default)]
+pub struct Committed {
+    pub leaves: Vec<Hash>,
+    pub last_checkpoint: Option<Checkpoint>,
+}
+
+pub struct AuditLog {
+    dir: PathBuf,
+    capacity: usize,
+    slots: Arc<Semaphore>,
+    sender: Mutex<Option<mpsc::Sender<Pending>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    committed: Arc<Mutex<Committed>>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log in `config.dir`, recovering from a crash: a frame cut
+    /// short by the crash is removed (it was never acknowledged); anything else wrong
+    /// refuses to open.
+    pub fn open(config: AuditConfig) -> Result<Self, AuditError> {
+        let dir = config.dir.clone();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let key = load_or_create_key(&dir).map_err(io_err(&dir))?;
+        let mut frontier = Frontier::default();
+        let mut leaves = Vec::new();
+        let segments = list_segments(&dir).map_err(io_err(&dir))?;
+        let mut current: Option<(PathBuf, u64)> = None;
+        for (i, (first, path)) in segments.iter().enumerate() {
+            if *first != frontier.size() {
+                return Err(AuditError::Corrupt {
+                    path: path.display().to_string(),
+                    offset: 0,
+                    detail: format!(
+                        "segment starts at entry {first}, expected {}",
+                        frontier.size()
+                    ),
+                });
+            }
+            let (good_len, problem) = read_segment(path, |frame| {
+                if frame.index != frontier.size() {
+                    return Err(format!(
+                        "entry index {} where {} was expected",
+                        frame.index,
+                        frontier.size()
+                    ));
+                }
+                frontier.push(frame.leaf);
+                leaves.push(frame.leaf);
+                Ok(())
+            })
+            .map_err(io_err(path))?;
+            match problem {
+                None => {}
+                Some(ReadProblem::TornTail { offset }) if i + 1 == segments.len() => {
+                    tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io_err(path))?;
+                    f.set_len(good_len).map_err(io_err(path))?;
+                    f.sync_all().map_err(io_err(path))?;
+                }
+                Some(ReadProblem::TornTail { offset }) => {
+                    return Err(AuditError::Corrupt {
+                        path: path.display().to_string(),
+                        offset,
+                        detail: "a segment other than the last ends inside an entry".into(),
+                    });
+                }
+                Some(ReadProblem::Corrupt { offset, detail }) => {
+                    return Err(AuditError::Corrupt {
+                        path: path.display().to_string(),
+                        offset,
+                        detail,
+                    });
+                }
+            }
+            current = Some((path.clone(), good_len));
+        }
+        let last_checkpoint = last_checkpoint(&dir.join(CHECKPOINTS_FILE));
+        let committed = Arc::new(Mutex::new(Committed {
+            leaves,
+            last_checkpoint,
+        }));
+        let (sender, receiver) = mpsc::channel();
+        let (segment_path, segment_len) = current.unwrap_or_else(|| (segment_path(&dir, 0), 0));
+        let mut writer = Writer {
+            dir: dir.clone(),
+            segment: open_append(&segment_path)?,
+            segment_path,
+            segment_len,
+            segment_max_bytes: config.segment_max_bytes,
+            frontier,
+            key,
+            checkpoint_interval: config.checkpoint_interval,
+            last_checkpoint_at: Instant::now(),
+            checkpointed_size: None,
+            committed: committed.clone(),
+        };
+        sync_dir(&dir)?;
+        let handle = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(io_err(&dir))?;
+        Ok(Self {
+            dir,
+            capacity: config.queue_capacity,
+            slots: Arc::new(Semaphore::new(config.queue_capacity)),
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(handle)),
+            committed,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes a place in the queue, or reports backpressure at once.
+    pub fn reserve(&self) -> Result<Slot, Backpressure> {
+        let permit = self
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Backpressure)?;
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(Backpressure)?;
+        Ok(Slot {
+            _permit: permit,
+            sender,
+        })
+    }
+
+    /// Reserves and commits in one step, waiting for a slot if needed (for control-plane
+    /// changes, which must not be refused for load).
+    pub async fn append(&self, event: &AuditEvent) -> Result<u64, AuditError> {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(AuditError::Closed)?;
+        Slot {
+            _permit: permit,
+            sender,
+        }
+        .commit(event)
+        .await
+    }
+
+    /// Entries reserved, queued or being written right now.
+    pub fn queue_depth(&self) -> usize {
+        self.capacity - self.slots.available_permits()
+    }
+
+    /// Leaf hashes of all durable entries and the latest checkpoint, for proofs.
+    pub fn committed(&self) -> std::sync::MutexGuard<'_, Committed> {
+        self.committed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops accepting entries, commits what is queued, writes a final checkpoint.
+    pub fn close(&self) {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn open_append(path: &Path) -> Result<File, AuditError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
+}
+
+/// Makes a new file's directory entry durable.
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+fn last_checkpoint(path: &Path) -> Option<Checkpoint> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .last()
+}
+
+/// A write or fsync failure leaves the log in an unknown state; continuing would answer
+/// requests whose entries may be lost. Stop the process.
+fn fatal(what: &str, path: &Path, e: &std::io::Error) -> ! {
+    tracing::error!(path = %path.display(), error = %e, "audit log {what} failed; stopping the process");
+    eprintln!("FATAL: audit log {what} failed for {}: {e}", path.display());
+    std::process::abort();
+}
+
+struct Writer {
+    dir: PathBuf,
+    segment: File,
+    segment_path: PathBuf,
+    segment_len: u64,
+    segment_max_bytes: u64,
+    frontier: Frontier,
+    key: Ed25519KeyPair,
+    checkpoint_interval: Duration,
+    last_checkpoint_at: Instant,
+    checkpointed_size: Option<u64>,
+    committed: Arc<Mutex<Committed>>,
+}
+
+impl Writer {
+    fn run(&mut self, receiver: mpsc::Receiver<Pending>) {
+        let mut buffer = Vec::with_capacity(1 << 20);
+        let mut batch: Vec<Pending> = Vec::new();
+        loop {
+            match receiver.recv_timeout(self.checkpoint_interval) {
+                Ok(first) => batch.push(first),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.maybe_checkpoint(true);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Group commit: everything already queued goes in this one write and fsync.
+            while batch.len() < 65_536 {
+                match receiver.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut batch, &mut buffer);
+            self.maybe_checkpoint(false);
+        }
+        self.maybe_checkpoint(true);
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Pending>, buffer: &mut Vec<u8>) {
+        if self.segment_len >= self.segment_max_bytes {
+            self.rotate();
+        }
+        buffer.clear();
+        let first_index = self.frontier.size();
+        let mut leaves = Vec::with_capacity(batch.len());
+        for (i, pending) in batch.iter().enumerate() {
+            let leaf = encode_frame(first_index + i as u64, &pending.event_json, buffer);
+            self.frontier.push(leaf);
+            leaves.push(leaf);
+        }
+        if let Err(e) = self.segment.write_all(buffer) {
+            fatal("write", &self.segment_path, &e);
+        }
+        if let Err(e) = self.segment.sync_data() {
+            fatal("fsync", &self.segment_path, &e);
+        }
+        self.segment_len += buffer.len() as u64;
+        self.committed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .leaves
+            .extend_from_slice(&leaves);
+        for (i, pending) in batch.drain(..).enumerate() {
+            // The appender may have gone away (client disconnected); the entry stays.
+            let _ = pending.committed.send(first_index + i as u64);
+        }
+    }
+
+    fn rotate(&mut self) {
+        let path = segment_path(&self.dir, self.frontier.size());
+        match OpenOptions::new().create_new(true).append(true).open(&path) {
+            Ok(file) => {
+                if let Err(e) = sync_dir(&self.dir) {
+                    tracing::error!(error = %e, "cannot sync the audit directory after rotation");
+                }
+                self.segment = file;
+                self.segment_path = path;
+                self.segment_len = 0;
+            }
+            Err(e) => fatal("segment rotation", &path, &e),
+        }
+    }
+
+    fn maybe_checkpoint(&mut self, force: bool) {
+        let size = self.frontier.size();
+        if size == 0 || self.checkpointed_size == Some(size) {
+            return;
+        }
+        if !force && self.last_checkpoint_at.elapsed() < self.checkpoint_interval {
+            return;
+        }
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let checkpoint = Checkpoint::sign(&self.key, size, &self.frontier.root(), time_ms);
+        let path = self.dir.join(CHECKPOINTS_FILE);
+        let line = match serde_json::to_string(&checkpoint) {
+            Ok(l) => l + "\n",
+            Err(_) => return,
+        };
+        let result = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                f.write_all(line.as_bytes())?;
+                f.sync_data()
+            });
+        if let Err(e) = result {
+            fatal("checkpoint write", &path, &e);
+        }
+        self.checkpointed_size = Some(size);
+        self.last_checkpoint_at = Instant::now();
+        self.committed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_checkpoint = Some(checkpoint);
+    }
+}

@@ -1,0 +1,315 @@
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::checkpoint::CHECKPOINTS_FILE;
+use crate::merkle::{
+    consistency_proof, inclusion_proof, root_of, verify_consistency, verify_inclusion,
+};
+use crate::segment::{encode_frame, list_segments, read_segment};
+use crate::*;
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent {
+        time_ms: 1_800_000_000_000 + i as i64,
+        kind: EventKind::GatewayRequest,
+        environment: Some(portcullis_core::Environment::Production),
+        actor: Actor {
+            partner_id: Some("p1".into()),
+            client_id: Some("c1".into()),
+            admin: None,
+        },
+        action: "getAccount".into(),
+        target: BTreeMap::from([("account_id".to_string(), format!("acc-{i}"))]),
+        decision: Decision::Allow,
+        reason: "allowed".into(),
+        status: Some(200),
+        latency_us: Some(900),
+        source_ip: Some("127.0.0.1".into()),
+        request_id: Some(format!("req-{i}")),
+        fields_removed: vec![],
+    }
+}
+
+fn config(dir: &Path) -> AuditConfig {
+    AuditConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        ..AuditConfig::new(dir.to_path_buf())
+    }
+}
+
+/// A log of `n` entries with a checkpoint after each `every` entries and at close.
+async fn write_log(dir: &Path, n: usize) {
+    let log = AuditLog::open(config(dir)).unwrap();
+    for i in 0..n {
+        assert_eq!(log.append(&event(i)).await.unwrap(), i as u64);
+    }
+    log.close();
+}
+
+fn only_segment(dir: &Path) -> PathBuf {
+    let segs = list_segments(dir).unwrap();
+    assert_eq!(segs.len(), 1);
+    segs[0].1.clone()
+}
+
+/// Byte ranges of each frame in a segment.
+fn frame_ranges(path: &Path) -> Vec<std::ops::Range<usize>> {
+    let bytes = fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(at..at + 4 + len + 32);
+        at += 4 + len + 32;
+    }
+    out
+}
+
+fn assert_fails(dir: &Path, expected: &str) {
+    let err = verify_dir(dir, None).unwrap_err().to_string();
+    assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+}
+
+#[tokio::test]
+async fn entries_survive_reopen_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 10).await;
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    assert_eq!(
+        log.append(&event(10)).await.unwrap(),
+        10,
+        "numbering continues after reopen"
+    );
+    log.close();
+    let report = verify_dir(dir.path(), None).unwrap();
+    assert_eq!(
+        report,
+        VerifyReport {
+            entries: 11,
+            checkpoints: 2,
+            unsigned_tail: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn concurrent_appenders_are_group_committed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(AuditLog::open(config(dir.path())).unwrap());
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(&event(i)).await.unwrap() })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for t in tasks {
+        indexes.push(t.await.unwrap());
+    }
+    indexes.sort();
+    assert_eq!(indexes, (0..200).collect::<Vec<u64>>());
+    assert_eq!(log.committed().leaves.len(), 200);
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 200);
+}
+
+#[tokio::test]
+async fn reservations_run_out_instead_of_dropping_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(AuditConfig {
+        queue_capacity: 2,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let a = log.reserve().unwrap();
+    let b = log.reserve().unwrap();
+    assert!(log.reserve().is_err(), "a third slot must be refused");
+    assert_eq!(log.queue_depth(), 2);
+    a.commit(&event(0)).await.unwrap();
+    let c = log
+        .reserve()
+        .expect("a slot frees once its entry is durable");
+    b.commit(&event(1)).await.unwrap();
+    c.commit(&event(2)).await.unwrap();
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 3);
+}
+
+#[tokio::test]
+async fn a_torn_tail_from_a_crash_is_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 5).await;
+    let seg = only_segment(dir.path());
+    let mut bytes = fs::read(&seg).unwrap();
+    let mut partial = Vec::new();
+    encode_frame(5, b"{\"cut\":", &mut partial);
+    bytes.extend_from_slice(&partial[..partial.len() - 10]);
+    fs::write(&seg, &bytes).unwrap();
+    assert_fails(dir.path(), "incomplete");
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 6);
+}
+
+#[tokio::test]
+async fn every_single_flipped_byte_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 3).await;
+    let seg = only_segment(dir.path());
+    let original = fs::read(&seg).unwrap();
+    for i in 0..original.len() {
+        let mut bytes = original.clone();
+        bytes[i] ^= 0x01;
+        fs::write(&seg, &bytes).unwrap();
+        assert!(
+            verify_dir(dir.path(), None).is_err(),
+            "flipping byte {i} went unnoticed"
+        );
+    }
+    fs::write(&seg, &original).unwrap();
+    verify_dir(dir.path(), None).unwrap();
+}
+
+#[tokio::test]
+async fn naive_deletion_insertion_and_reordering_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 6).await;
+    let seg = only_segment(dir.path());
+    let original = fs::read(&seg).unwrap();
+    let r = frame_ranges(&seg);
+
+    let mut deleted = original[..r[2].start].to_vec();
+    deleted.extend_from_slice(&original[r[2].end..]);
+    fs::write(&seg, &deleted).unwrap();
+    assert_fails(dir.path(), "entry 2 carries index 3");
+
+    let mut inserted = original[..r[3].start].to_vec();
+    inserted.extend_from_slice(&original[r[1].clone()]);
+    inserted.extend_from_slice(&original[r[3].start..]);
+    fs::write(&seg, &inserted).unwrap();
+    assert_fails(dir.path(), "entry 3 carries index 1");
+
+    let mut swapped = original[..r[1].start].to_vec();
+    swapped.extend_from_slice(&original[r[2].clone()]);
+    swapped.extend_from_slice(&original[r[1].clone()]);
+    swapped.extend_from_slice(&original[r[3].start..]);
+    fs::write(&seg, &swapped).unwrap();
+    assert_fails(dir.path(), "entry 1 carries index 2");
+}
+
+/// An attacker who understands the format rewrites frames with correct hashes and
+/// renumbered indexes; only the signed checkpoints can catch this.
+fn rewrite(dir: &Path, events: &[Vec<u8>]) {
+    let seg = only_segment(dir);
+    let mut bytes = Vec::new();
+    for (i, json) in events.iter().enumerate() {
+        encode_frame(i as u64, json, &mut bytes);
+    }
+    fs::write(seg, bytes).unwrap();
+}
+
+fn stored_events(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    read_segment(&only_segment(dir), |f| {
+        out.push(f.event_json);
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn forged_rewrites_are_caught_by_the_signed_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 6).await;
+    let events = stored_events(dir.path());
+
+    let mut modified = events.clone();
+    modified[2] = serde_json::to_vec(&AuditEvent {
+        decision: Decision::Deny,
+        ..event(2)
+    })
+    .unwrap();
+    rewrite(dir.path(), &modified);
+    assert_fails(dir.path(), "does not match the entries");
+
+    let mut deleted = events.clone();
+    deleted.remove(4);
+    rewrite(dir.path(), &deleted);
+    assert_fails(dir.path(), "truncated");
+
+    let mut reordered = events.clone();
+    reordered.swap(0, 1);
+    rewrite(dir.path(), &reordered);
+    assert_fails(dir.path(), "does not match the entries");
+
+    let mut extra = events.clone();
+    extra.insert(1, serde_json::to_vec(&event(99)).unwrap());
+    rewrite(dir.path(), &extra);
+    assert_fails(dir.path(), "does not match the entries");
+
+    rewrite(dir.path(), &events[..3]);
+    assert_fails(dir.path(), "truncated");
+
+    rewrite(dir.path(), &events);
+    verify_dir(dir.path(), None).unwrap();
+}
+
+#[tokio::test]
+async fn forged_or_reordered_checkpoints_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 2).await;
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    log.append(&event(2)).await.unwrap();
+    log.close();
+    let path = dir.path().join(CHECKPOINTS_FILE);
+    let original = fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    assert_eq!(lines.len(), 2);
+
+    let forged = original.replacen("\"time_ms\":", "\"time_ms\":1", 1);
+    fs::write(&path, forged).unwrap();
+    assert_fails(dir.path(), "invalid signature");
+
+    fs::write(&path, format!("{}\n{}\n", lines[1], lines[0])).unwrap();
+    assert_fails(dir.path(), "backwards");
+
+    // A key other than the log's own: every checkpoint fails.
+    fs::write(&path, &original).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    crate::checkpoint::load_or_create_key(other.path()).unwrap();
+    let err = verify_dir(
+        dir.path(),
+        Some(&other.path().join(crate::checkpoint::PUBLIC_KEY_FILE)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("invalid signature"));
+}
+
+#[tokio::test]
+async fn proofs_from_the_live_log_verify_against_its_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 13).await;
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    let committed = log.committed();
+    let leaves = committed.leaves.clone();
+    let checkpoint = committed.last_checkpoint.clone().unwrap();
+    drop(committed);
+    let root = checkpoint.root_hash().unwrap();
+    assert_eq!(root, root_of(&leaves));
+    for i in 0..leaves.len() {
+        let proof = inclusion_proof(i, &leaves).unwrap();
+        assert!(verify_inclusion(i as u64, 13, &leaves[i], &proof, &root));
+    }
+    let proof = consistency_proof(5, &leaves).unwrap();
+    assert!(verify_consistency(
+        5,
+        13,
+        &root_of(&leaves[..5]),
+        &root,
+        &proof
+    ));
+}

@@ -1,0 +1,142 @@
+//! Offline verification of a whole audit log: every frame, every index, every checkpoint.
+
+use std::path::Path;
+
+use crate::checkpoint::{read_public_key, Checkpoint, CHECKPOINTS_FILE, PUBLIC_KEY_FILE};
+use crate::event::AuditEvent;
+use crate::merkle::Frontier;
+use crate::segment::{list_segments, read_segment, ReadProblem};
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    /// Entries written after the last checkpoint: intact, but not yet covered by a
+    /// signature.
+    pub unsigned_tail: u64,
+}
+
+/// The first thing found wrong.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyError(pub String);
+
+/// Recomputes the log in `dir` and checks every checkpoint. `public_key` is the
+/// checkpoint key to trust; by default the one stored beside the log (which only guards
+/// against accidents: pass the key you hold to guard against tampering).
+pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport, VerifyError> {
+    let key = read_public_key(
+        &public_key
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join(PUBLIC_KEY_FILE)),
+    )
+    .map_err(VerifyError)?;
+    let checkpoints = read_checkpoints(dir)?;
+    let mut pending = checkpoints.iter().peekable();
+    let mut frontier = Frontier::default();
+    let mut verified_checkpoints = 0u64;
+    let mut check_due = |frontier: &Frontier| -> Result<(), VerifyError> {
+        while let Some(cp) = pending.peek() {
+            if cp.tree_size != frontier.size() {
+                break;
+            }
+            if cp.root_hash() != Some(frontier.root()) {
+                return Err(VerifyError(format!(
+                    "checkpoint at tree size {} does not match the entries: an entry before index {} was modified, inserted, deleted or reordered",
+                    cp.tree_size, cp.tree_size
+                )));
+            }
+            verified_checkpoints += 1;
+            pending.next();
+        }
+        Ok(())
+    };
+    let segments =
+        list_segments(dir).map_err(|e| VerifyError(format!("{}: {e}", dir.display())))?;
+    for (first, path) in &segments {
+        if *first != frontier.size() {
+            return Err(VerifyError(format!("{}: segment starts at entry {first}, expected {}: entries are missing or duplicated", path.display(), frontier.size())));
+        }
+        let mut failure = None;
+        let (_, problem) = read_segment(path, |frame| {
+            let expected = frontier.size();
+            if frame.index != expected {
+                return Err(format!("entry {expected} carries index {}: entries were deleted, inserted or reordered", frame.index));
+            }
+            if serde_json::from_slice::<AuditEvent>(&frame.event_json).is_err() {
+                return Err(format!("entry {expected} is not a valid audit event"));
+            }
+            frontier.push(frame.leaf);
+            if let Err(e) = check_due(&frontier) {
+                failure = Some(e);
+                return Err("checkpoint mismatch".into());
+            }
+            Ok(())
+        })
+        .map_err(|e| VerifyError(format!("{}: {e}", path.display())))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        match problem {
+            None => {}
+            Some(ReadProblem::TornTail { offset }) => {
+                return Err(VerifyError(format!(
+                    "{}: entry {} at byte {offset} is incomplete (truncated)",
+                    path.display(),
+                    frontier.size()
+                )));
+            }
+            Some(ReadProblem::Corrupt { offset, detail }) => {
+                return Err(VerifyError(format!(
+                    "{}: entry {} at byte {offset}: {detail}",
+                    path.display(),
+                    frontier.size()
+                )));
+            }
+        }
+    }
+    let entries = frontier.size();
+    if let Some(cp) = checkpoints.iter().find(|cp| cp.tree_size > entries) {
+        return Err(VerifyError(format!(
+            "the log has {entries} entries but a checkpoint covers {}: the log was truncated",
+            cp.tree_size
+        )));
+    }
+    for (i, cp) in checkpoints.iter().enumerate() {
+        if !cp.verify(&key) {
+            return Err(VerifyError(format!(
+                "checkpoint {i} (tree size {}) has an invalid signature",
+                cp.tree_size
+            )));
+        }
+    }
+    let last = checkpoints.last().map(|c| c.tree_size).unwrap_or(0);
+    Ok(VerifyReport {
+        entries,
+        checkpoints: verified_checkpoints,
+        unsigned_tail: entries - last,
+    })
+}
+
+fn read_checkpoints(dir: &Path) -> Result<Vec<Checkpoint>, VerifyError> {
+    let path = dir.join(CHECKPOINTS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(VerifyError(format!("{}: {e}", path.display()))),
+    };
+    let mut out: Vec<Checkpoint> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let cp: Checkpoint = serde_json::from_str(line)
+            .map_err(|e| VerifyError(format!("{} line {}: {e}", path.display(), i + 1)))?;
+        if out.last().is_some_and(|prev| prev.tree_size > cp.tree_size) {
+            return Err(VerifyError(format!(
+                "{} line {}: checkpoints go backwards",
+                path.display(),
+                i + 1
+            )));
+        }
+        out.push(cp);
+    }
+    Ok(out)
+}
