@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod event;
 mod log;
 pub mod merkle;
+pub mod query;
 pub mod segment;
 mod verify;
 

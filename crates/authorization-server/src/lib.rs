@@ -93,17 +93,45 @@ impl AuthorizationServer {
         format!("{}{TOKEN_PATH}", self.config.issuer)
     }
 
-    /// Answers one request. `peer` is the verified client certificate of the connection.
+    /// Answers one request and says what it did. `peer` is the verified client
+    /// certificate of the connection.
     pub async fn handle(
         &self,
         request: Request<Bytes>,
         peer: Option<&PeerIdentity>,
-    ) -> Response<Bytes> {
+    ) -> (Response<Bytes>, Outcome) {
         let (method, path) = (request.method().clone(), request.uri().path().to_string());
-        let result = match (method, path.as_str()) {
-            (Method::POST, TOKEN_PATH) => self.token(&request, peer),
-            (Method::POST, INTROSPECT_PATH) => self.introspect(&request, peer),
-            (Method::POST, REVOKE_PATH) => self.revoke(&request, peer).await,
+        let mut outcome = Outcome::default();
+        let response = self
+            .dispatch(&method, &path, &request, peer, &mut outcome)
+            .await;
+        (response, outcome)
+    }
+
+    async fn dispatch(
+        &self,
+        method: &Method,
+        path: &str,
+        request: &Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+        outcome: &mut Outcome,
+    ) -> Response<Bytes> {
+        outcome.endpoint = match path {
+            TOKEN_PATH => Endpoint::Token,
+            INTROSPECT_PATH => Endpoint::Introspect,
+            REVOKE_PATH => Endpoint::Revoke,
+            JWKS_PATH => Endpoint::Jwks,
+            METADATA_PATH => Endpoint::Metadata,
+            _ => Endpoint::Unknown,
+        };
+        // The claimed client, recorded even when authentication fails (stuffing detection).
+        if let Ok(form) = Self::form(request) {
+            outcome.client_id = form.get("client_id").map(str::to_string);
+        }
+        let result = match (method.clone(), path) {
+            (Method::POST, TOKEN_PATH) => self.token(request, peer, outcome),
+            (Method::POST, INTROSPECT_PATH) => self.introspect(request, peer, outcome),
+            (Method::POST, REVOKE_PATH) => self.revoke(request, peer, outcome).await,
             (Method::GET, JWKS_PATH) => Ok(self.jwks()),
             (Method::GET, METADATA_PATH) => Ok(self.metadata()),
             (_, TOKEN_PATH | INTROSPECT_PATH | REVOKE_PATH | JWKS_PATH | METADATA_PATH) => {
@@ -111,23 +139,28 @@ impl AuthorizationServer {
                     StatusCode::METHOD_NOT_ALLOWED,
                     &json!({"error": "invalid_request", "error_description": "method not allowed"}),
                 );
-                let allow = if matches!(path.as_str(), JWKS_PATH | METADATA_PATH) {
+                let allow = if matches!(path, JWKS_PATH | METADATA_PATH) {
                     "GET"
                 } else {
                     "POST"
                 };
                 r.headers_mut()
                     .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+                outcome.error = Some(OAuthErrorCode::InvalidRequest);
                 return r;
             }
             _ => {
+                outcome.error = Some(OAuthErrorCode::InvalidRequest);
                 return json_response(
                     StatusCode::NOT_FOUND,
                     &json!({"error": "invalid_request", "error_description": "no such endpoint"}),
-                )
+                );
             }
         };
-        result.unwrap_or_else(OAuthError::into_response)
+        result.unwrap_or_else(|e| {
+            outcome.error = Some(e.code);
+            e.into_response()
+        })
     }
 
     fn form(request: &Request<Bytes>) -> Result<Form, OAuthError> {
@@ -142,6 +175,7 @@ impl AuthorizationServer {
         &self,
         request: &Request<Bytes>,
         peer: Option<&PeerIdentity>,
+        outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load();
@@ -161,7 +195,9 @@ impl AuthorizationServer {
                 return Err(e);
             }
         };
+        outcome.authenticated(&client);
         let scope = self.grant_scope(&snapshot, &client, form.get("scope"))?;
+        outcome.scope = Some(scope.clone());
         let signer = snapshot
             .issuer(self.config.environment)
             .and_then(|i| i.signer.clone())
@@ -263,10 +299,12 @@ impl AuthorizationServer {
         &self,
         request: &Request<Bytes>,
         peer: Option<&PeerIdentity>,
+        outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load();
         let caller = self.authenticate_client(&snapshot, &form, peer)?;
+        outcome.authenticated(&caller);
         let token = form.require("token")?;
         let now = self.clock.now();
         // A client learns about its own partner's tokens only; anything else is simply
@@ -307,10 +345,12 @@ impl AuthorizationServer {
         &self,
         request: &Request<Bytes>,
         peer: Option<&PeerIdentity>,
+        outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load_full();
         let caller = self.authenticate_client(&snapshot, &form, peer)?;
+        outcome.authenticated(&caller);
         let token = form.require("token")?;
         if let Some(hint) = form.get("token_type_hint") {
             if hint != "access_token" {
@@ -392,6 +432,53 @@ impl AuthorizationServer {
         );
         r.headers_mut().remove(http::header::PRAGMA);
         r
+    }
+}
+
+/// Which endpoint a request reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Introspect,
+    Revoke,
+    Jwks,
+    Metadata,
+    #[default]
+    Unknown,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Token => "oauth2.token",
+            Endpoint::Introspect => "oauth2.introspect",
+            Endpoint::Revoke => "oauth2.revoke",
+            Endpoint::Jwks => "oauth2.jwks",
+            Endpoint::Metadata => "oauth2.metadata",
+            Endpoint::Unknown => "oauth2.unknown",
+        }
+    }
+}
+
+/// What an authorization-server request did, for the audit trail. Never holds a token,
+/// assertion or key.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub endpoint: Endpoint,
+    /// The authenticated client, or the one claimed when authentication failed.
+    pub client_id: Option<String>,
+    /// Set once the client is authenticated.
+    pub partner_id: Option<String>,
+    /// Scopes of an issued token.
+    pub scope: Option<String>,
+    /// The OAuth error answered, if any.
+    pub error: Option<OAuthErrorCode>,
+}
+
+impl Outcome {
+    fn authenticated(&mut self, client: &AuthenticatedClient) {
+        self.client_id = Some(client.client_id.clone());
+        self.partner_id = Some(client.partner_id.clone());
     }
 }
 

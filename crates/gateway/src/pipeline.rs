@@ -1,6 +1,7 @@
 //! The request pipeline of one environment's gateway, in request order. Each step is a
 //! module of its own; this file only assembles them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,13 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use portcullis_authorization_server::{owns_path, AuthorizationServer, MAX_FORM_BYTES};
+
+use portcullis_audit::{
+    Actor, AuditEvent, AuditLog, Backpressure, Decision as AuditDecision, EventKind,
+};
+use portcullis_authorization_server::{
+    owns_path, AuthorizationServer, Endpoint, Outcome, MAX_FORM_BYTES,
+};
 use portcullis_core::clock::Clock;
 use portcullis_core::problem::Problem;
 use portcullis_core::snapshot::SharedSnapshot;
@@ -57,18 +64,57 @@ pub struct Gateway {
     upstream: Upstream,
     token_cache: TokenCache,
     clock: Arc<dyn Clock>,
+    /// `None` only where a caller explicitly runs without audit (benchmarks).
+    audit: Option<Arc<AuditLog>>,
 }
 
 fn full(bytes: Bytes) -> ResponseBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
-/// The outcome of one request, for the access log line.
+/// The outcome of one request, for the audit entry and the log line.
 struct Decision {
+    kind: EventKind,
     operation: Option<String>,
     partner_id: Option<String>,
     client_id: Option<String>,
+    /// Resource ids from the path, e.g. `account_id`.
+    target: BTreeMap<String, String>,
     reason: &'static str,
+}
+
+impl Decision {
+    fn new() -> Self {
+        Self {
+            kind: EventKind::GatewayRequest,
+            operation: None,
+            partner_id: None,
+            client_id: None,
+            target: BTreeMap::new(),
+            reason: "allowed",
+        }
+    }
+
+    /// Takes what the authorization server reported about its request.
+    fn from_oauth(&mut self, outcome: Outcome) {
+        self.operation = Some(outcome.endpoint.as_str().to_string());
+        self.client_id = outcome.client_id;
+        self.partner_id = outcome.partner_id;
+        if let Some(scope) = outcome.scope {
+            self.target.insert("scope".into(), scope);
+        }
+        let refused = outcome.error.is_some();
+        self.kind = match (outcome.endpoint, refused) {
+            (Endpoint::Token, false) => EventKind::TokenIssued,
+            (Endpoint::Token, true) => EventKind::TokenRefused,
+            (Endpoint::Introspect, _) => EventKind::TokenIntrospected,
+            (Endpoint::Revoke, _) => EventKind::TokenRevoked,
+            _ => EventKind::AuthorizationServerRequest,
+        };
+        if let Some(error) = outcome.error {
+            self.reason = error.as_str();
+        }
+    }
 }
 
 impl Gateway {
@@ -79,6 +125,7 @@ impl Gateway {
         authorization_server: Arc<AuthorizationServer>,
         upstream: Upstream,
         clock: Arc<dyn Clock>,
+        audit: Option<Arc<AuditLog>>,
     ) -> Self {
         let config = authorization_server.config();
         Self {
@@ -92,10 +139,12 @@ impl Gateway {
             upstream,
             token_cache: TokenCache::new(100_000),
             clock,
+            audit,
         }
     }
 
-    /// Answers one request; never fails, every error becomes a problem+json answer.
+    /// Answers one request; never fails, every error becomes a problem+json answer. No
+    /// answer leaves before its audit entry is durable.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
@@ -104,24 +153,108 @@ impl Gateway {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let interaction_id = interaction_id(request.headers());
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
-        let mut decision = Decision {
-            operation: None,
-            partner_id: None,
-            client_id: None,
-            reason: "allowed",
+        let mut decision = Decision::new();
+
+        // 0. A place in the audit log first: when the log is behind, shed load before any
+        //    work is done (nothing reaches the upstream).
+        let slot = match self.audit.as_ref().map(|log| log.reserve()) {
+            Some(Err(Backpressure)) => {
+                tracing::warn!(%request_id, "audit log behind; shedding load");
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit-backpressure",
+                    "Service Unavailable",
+                    "the gateway is at capacity; retry after the indicated delay",
+                );
+                p.retry_after_seconds = Some(1);
+                return self.finish(
+                    p.into_response::<Bytes>(&request_id).map(full),
+                    &request_id,
+                    &interaction_id,
+                );
+            }
+            Some(Ok(slot)) => Some(slot),
+            None => None,
         };
-        let mut response = match self
+
+        let method = request.method().clone();
+        let response = match self
             .process(request, conn, &request_id, &interaction_id, &mut decision)
             .await
         {
             Ok(r) => r,
             Err(problem) => problem.into_response::<Bytes>(&request_id).map(full),
         };
+        let mut response = self.finish(response, &request_id, &interaction_id);
+        let status = response.status().as_u16();
+        let latency_us = started.elapsed().as_micros() as u64;
+
+        // 9. Record: the answer waits until its entry is durable.
+        if let Some(slot) = slot {
+            let event = AuditEvent {
+                time_ms: self.clock.now_ms(),
+                kind: decision.kind,
+                environment: Some(self.environment),
+                actor: Actor {
+                    partner_id: decision.partner_id.clone(),
+                    client_id: decision.client_id.clone(),
+                    admin: None,
+                },
+                action: decision
+                    .operation
+                    .clone()
+                    .unwrap_or_else(|| format!("{method} (no route)")),
+                target: std::mem::take(&mut decision.target),
+                decision: if decision.reason == "allowed" {
+                    AuditDecision::Allow
+                } else {
+                    AuditDecision::Deny
+                },
+                reason: decision.reason.to_string(),
+                status: Some(status),
+                latency_us: Some(latency_us),
+                source_ip: Some(conn.remote.ip().to_string()),
+                request_id: Some(request_id.clone()),
+                fields_removed: Vec::new(),
+            };
+            if let Err(e) = slot.commit(&event).await {
+                tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit-unavailable",
+                    "Service Unavailable",
+                    "the request could not be recorded; retry later",
+                );
+                p.retry_after_seconds = Some(1);
+                response = self.finish(
+                    p.into_response::<Bytes>(&request_id).map(full),
+                    &request_id,
+                    &interaction_id,
+                );
+            }
+        }
+        log_line(
+            &decision,
+            &request_id,
+            self.environment,
+            &method,
+            response.status().as_u16(),
+            latency_us,
+            conn,
+        );
+        response
+    }
+
+    /// Headers every answer carries.
+    fn finish(
+        &self,
+        mut response: Response<ResponseBody>,
+        request_id: &str,
+        interaction_id: &str,
+    ) -> Response<ResponseBody> {
         let headers = response.headers_mut();
-        set_header(headers, "x-request-id", &request_id);
-        set_header(headers, "x-fapi-interaction-id", &interaction_id);
+        set_header(headers, "x-request-id", request_id);
+        set_header(headers, "x-fapi-interaction-id", interaction_id);
         headers.insert(
             "x-content-type-options",
             HeaderValue::from_static("nosniff"),
@@ -135,19 +268,6 @@ impl Gateway {
                 http::header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),
             );
-        }
-        let status = response.status().as_u16();
-        let latency_us = started.elapsed().as_micros() as u64;
-        let environment = self.environment.as_str();
-        let (operation, partner, client) = (
-            decision.operation.as_deref().unwrap_or("-"),
-            decision.partner_id.as_deref().unwrap_or("-"),
-            decision.client_id.as_deref().unwrap_or("-"),
-        );
-        if status < 400 {
-            tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
-        } else {
-            tracing::info!(%request_id, environment, %method, %path, operation, partner, client, status, latency_us, reason = decision.reason, remote = %conn.remote.ip(), "request denied");
         }
         response
     }
@@ -169,10 +289,11 @@ impl Gateway {
             decision.operation = Some("oauth".into());
             let (parts, body) = request.into_parts();
             let body = self.read_body(body, MAX_FORM_BYTES).await?;
-            let response = self
+            let (response, outcome) = self
                 .authorization_server
                 .handle(Request::from_parts(parts, body), conn.peer.as_ref())
                 .await;
+            decision.from_oauth(outcome);
             return Ok(response.map(full));
         }
 
@@ -180,7 +301,13 @@ impl Gateway {
         let snapshot = self.snapshot.load();
         let path = request.uri().path();
         let operation = match self.routes.find(request.method(), path) {
-            RouteMatch::Found { operation, .. } => operation,
+            RouteMatch::Found { operation, params } => {
+                decision.target = params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                operation
+            }
             RouteMatch::MethodNotAllowed { allowed } => {
                 decision.reason = "method_not_allowed";
                 let allow = allowed
@@ -368,4 +495,26 @@ fn interaction_id(headers: &http::HeaderMap) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn log_line(
+    decision: &Decision,
+    request_id: &str,
+    environment: Environment,
+    method: &http::Method,
+    status: u16,
+    latency_us: u64,
+    conn: &ConnectionInfo,
+) {
+    let (operation, partner, client) = (
+        decision.operation.as_deref().unwrap_or("-"),
+        decision.partner_id.as_deref().unwrap_or("-"),
+        decision.client_id.as_deref().unwrap_or("-"),
+    );
+    let environment = environment.as_str();
+    if status < 400 {
+        tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
+    } else {
+        tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = decision.reason, remote = %conn.remote.ip(), "request denied");
+    }
 }

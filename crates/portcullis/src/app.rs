@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_audit::{AuditConfig, AuditLog};
 use portcullis_authorization_server::{AuthorizationServer, IssuerConfig};
 use portcullis_control_plane::{hash_admin_token, new_admin_token};
 use portcullis_core::clock::Clock;
@@ -54,6 +55,7 @@ pub struct Running {
     pub bootstrap_admin_token: Option<Secret<String>>,
     pub store: Arc<dyn Store>,
     pub loader: Arc<SnapshotLoader>,
+    pub audit: Arc<AuditLog>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -65,6 +67,10 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Last: every answered request's entry is already durable; this writes the final
+        // checkpoint.
+        let audit = self.audit;
+        let _ = tokio::task::spawn_blocking(move || audit.close()).await;
     }
 }
 
@@ -180,6 +186,16 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         SnapshotLoader::start(store.clone(), clock.clone()).await,
         "loading state"
     )?;
+    let audit_dir = config.data_dir.join("audit");
+    let audit = Arc::new(ctx!(
+        AuditLog::open(AuditConfig {
+            dir: audit_dir.clone(),
+            queue_capacity: config.audit.queue_capacity,
+            segment_max_bytes: config.audit.segment_max_bytes,
+            checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_seconds),
+        }),
+        "audit log"
+    )?);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -271,6 +287,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
                 Duration::from_secs(env.upstream_timeout_seconds),
             ),
             clock.clone(),
+            Some(audit.clone()),
         ));
         tasks.push(tokio::spawn(serve_https(
             listener,
@@ -318,6 +335,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         bootstrap_admin_token,
         store,
         loader,
+        audit,
         shutdown,
         tasks,
     })

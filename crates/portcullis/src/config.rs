@@ -27,6 +27,8 @@ pub struct Config {
     pub environments: Vec<EnvironmentConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub audit: AuditSettings,
     /// API operations; the demo bank API when absent.
     #[serde(default)]
     pub operations: Vec<OperationConfig>,
@@ -133,6 +135,27 @@ impl Default for LimitsConfig {
             max_body_bytes: 1024 * 1024,
             clock_leeway_seconds: 5,
             snapshot_poll_interval_ms: 500,
+        }
+    }
+}
+
+/// The audit log in `DATA_DIR/audit`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// How often a signed checkpoint covers new entries.
+    pub checkpoint_interval_seconds: u64,
+    /// Entries in flight before the gateway sheds load with 503.
+    pub queue_capacity: usize,
+    pub segment_max_bytes: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_seconds: 1,
+            queue_capacity: 16_384,
+            segment_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

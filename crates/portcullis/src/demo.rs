@@ -109,6 +109,7 @@ pub fn demo_config(dir: &Path) -> Config {
             environment(Environment::Sandbox),
         ],
         limits: LimitsConfig::default(),
+        audit: crate::config::AuditSettings::default(),
         operations: Vec::new(),
     }
 }

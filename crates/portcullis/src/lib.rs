@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit_cmd;
 pub mod config;
 pub mod demo;
 pub mod token_cmd;

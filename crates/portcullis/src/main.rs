@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use portcullis::{app, config, demo, token_cmd, wait_for_signal};
+use portcullis::{app, audit_cmd, config, demo, token_cmd, wait_for_signal};
 use portcullis_core::SystemClock;
 
 #[derive(Parser)]
@@ -39,6 +39,9 @@ enum Command {
     },
     /// Obtain an access token with private_key_jwt or mutual TLS and print it.
     Token(token_cmd::TokenArgs),
+    /// Verify or export the audit log of a data directory, offline.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 fn init_logging() {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
                 serve(config, check).await
             }
             Command::Token(args) => token_cmd::run(args).await,
+            Command::Audit(command) => audit_cmd::run(command),
         }
     });
     match result {
