@@ -342,7 +342,7 @@ impl Writer {
             match receiver.recv_timeout(self.checkpoint_interval) {
                 Ok(first) => batch.push(first),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.maybe_checkpoint(true);
+                    self.maybe_checkpoint(true, true);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -355,9 +355,11 @@ impl Writer {
                 }
             }
             self.commit(&mut batch, &mut buffer);
-            self.maybe_checkpoint(false);
+            self.maybe_checkpoint(false, true);
         }
-        self.maybe_checkpoint(true);
+        // At shutdown every entry is already durable: a failed final checkpoint loses
+        // nothing, so it is reported rather than fatal.
+        self.maybe_checkpoint(true, false);
     }
 
     fn commit(&mut self, batch: &mut Vec<Pending>, buffer: &mut Vec<u8>) {
@@ -405,7 +407,7 @@ impl Writer {
         }
     }
 
-    fn maybe_checkpoint(&mut self, force: bool) {
+    fn maybe_checkpoint(&mut self, force: bool, failure_is_fatal: bool) {
         let size = self.frontier.size();
         if size == 0 || self.checkpointed_size == Some(size) {
             return;
@@ -432,7 +434,11 @@ impl Writer {
                 f.sync_data()
             });
         if let Err(e) = result {
-            fatal("checkpoint write", &path, &e);
+            if failure_is_fatal {
+                fatal("checkpoint write", &path, &e);
+            }
+            tracing::error!(path = %path.display(), error = %e, "final audit checkpoint not written");
+            return;
         }
         self.checkpointed_size = Some(size);
         self.last_checkpoint_at = Instant::now();

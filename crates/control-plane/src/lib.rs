@@ -5,6 +5,7 @@
 //! once, so the gateways apply them without a restart.
 #![forbid(unsafe_code)]
 
+mod audit_api;
 mod auth;
 mod error;
 mod routes;

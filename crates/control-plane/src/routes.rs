@@ -1,5 +1,6 @@
 //! Admin API routes under `/admin/v1`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -10,16 +11,64 @@ use portcullis_store::{SnapshotLoader, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::audit_api;
 use crate::auth::Admin;
 use crate::error::ApiError;
+use http::StatusCode;
+use portcullis_audit::{Actor, AuditEvent, AuditLog, Decision as AuditDecision, EventKind};
+use portcullis_core::clock::Clock;
 
 pub struct AdminState {
     loader: Arc<SnapshotLoader>,
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
 }
 
 impl AdminState {
     pub fn store(&self) -> &Arc<dyn Store> {
         self.loader.store()
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Records an administrator's action. A change is recorded after it succeeded; if the
+    /// log is closed (shutting down) the caller answers 503.
+    pub async fn record(
+        &self,
+        admin: &Admin,
+        kind: EventKind,
+        action: &str,
+        target: BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let event = AuditEvent {
+            time_ms: self.clock.now_ms(),
+            kind,
+            environment: None,
+            actor: Actor {
+                admin: Some(admin.0.name.clone()),
+                ..Actor::default()
+            },
+            action: action.to_string(),
+            target,
+            decision: AuditDecision::Allow,
+            reason: "allowed".into(),
+            status: None,
+            latency_us: None,
+            source_ip: None,
+            request_id: None,
+            fields_removed: Vec::new(),
+        };
+        self.audit.append(&event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, "admin action not recorded");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-unavailable",
+                "Service Unavailable",
+                "the action could not be recorded",
+            )
+        })
     }
 
     /// Makes a change visible to the gateways now; the poller would otherwise catch it.
@@ -30,8 +79,12 @@ impl AdminState {
     }
 }
 
-pub fn router(loader: Arc<SnapshotLoader>) -> Router {
-    let state = Arc::new(AdminState { loader });
+pub fn router(loader: Arc<SnapshotLoader>, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Router {
+    let state = Arc::new(AdminState {
+        loader,
+        audit,
+        clock,
+    });
     Router::new()
         .route("/admin/v1/health", get(health))
         .route("/admin/v1/partners", get(list_partners))
@@ -47,6 +100,16 @@ pub fn router(loader: Arc<SnapshotLoader>) -> Router {
         .route("/admin/v1/clients", get(list_clients))
         .route("/admin/v1/clients/{client_id}", get(get_client))
         .route("/admin/v1/clients/{client_id}/revoke", post(revoke_client))
+        .route("/admin/v1/audit/checkpoint", get(audit_api::checkpoint))
+        .route(
+            "/admin/v1/audit/proofs/inclusion",
+            get(audit_api::inclusion),
+        )
+        .route(
+            "/admin/v1/audit/proofs/consistency",
+            get(audit_api::consistency),
+        )
+        .route("/admin/v1/audit/events", get(audit_api::events))
         .fallback(not_found)
         .layer(axum::middleware::map_response(problems_only))
         .with_state(state)
@@ -122,6 +185,15 @@ async fn set_partner_status(
     admin.require(OPERATORS)?;
     state.store().set_partner_status(id, status).await?;
     state.publish().await;
+    let action = format!("partner.{}", status.as_str());
+    state
+        .record(
+            &admin,
+            EventKind::AdminChange,
+            &action,
+            BTreeMap::from([("partner_id".to_string(), id.to_string())]),
+        )
+        .await?;
     tracing::info!(admin = %admin.0.name, partner_id = %id, status = status.as_str(), "partner status changed");
     Ok(Json(state.store().get_partner(id).await?))
 }
@@ -184,6 +256,14 @@ async fn revoke_client(
         .set_client_status(&id, CredentialStatus::Revoked)
         .await?;
     state.publish().await;
+    state
+        .record(
+            &admin,
+            EventKind::AdminChange,
+            "credential.revoke",
+            BTreeMap::from([("client_id".to_string(), id.clone())]),
+        )
+        .await?;
     tracing::info!(admin = %admin.0.name, client_id = %id, "credential revoked");
     Ok(Json(state.store().get_client(&id).await?))
 }

@@ -309,7 +309,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         portcullis_tls::server_config(&tls.cert, &tls.key, None, ClientCertMode::None),
         "admin TLS"
     )?;
-    let router = portcullis_control_plane::router(loader.clone());
+    let router = portcullis_control_plane::router(loader.clone(), audit.clone(), clock.clone());
     tasks.push(tokio::spawn(serve_https(
         admin_listener,
         admin_tls,

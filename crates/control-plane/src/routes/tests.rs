@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::router;
 use crate::auth::hash_admin_token;
 
-async fn setup() -> (axum::Router, tempfile::TempDir) {
+/// The directory comes first so it outlives the router (and its audit log) when dropped.
+async fn setup() -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqlStore::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
         .await
@@ -43,7 +44,11 @@ async fn setup() -> (axum::Router, tempfile::TempDir) {
     let loader = SnapshotLoader::start(store, Arc::new(SystemClock))
         .await
         .unwrap();
-    (router(loader), dir)
+    let audit = portcullis_audit::AuditLog::open(portcullis_audit::AuditConfig::new(
+        dir.path().join("audit"),
+    ))
+    .unwrap();
+    (dir, router(loader, Arc::new(audit), Arc::new(SystemClock)))
 }
 
 async fn call(
@@ -80,7 +85,7 @@ async fn call(
 
 #[tokio::test]
 async fn roles_bound_what_a_token_may_do() {
-    let (app, _dir) = setup().await;
+    let (_dir, app) = setup().await;
     let (status, _, body) = call(&app, "GET", "/admin/v1/partners", Some("viewer")).await;
     assert_eq!(status, 200);
     assert_eq!(body[0]["id"], "p1");
@@ -114,7 +119,7 @@ async fn roles_bound_what_a_token_may_do() {
 
 #[tokio::test]
 async fn bad_requests_are_problem_json_never_5xx() {
-    let (app, _dir) = setup().await;
+    let (_dir, app) = setup().await;
     for (method, uri, expected) in [
         ("GET", "/admin/v1/clients?partner_id=p1&evil=1", 400),
         ("GET", "/admin/v1/partners/nope", 404),
