@@ -96,7 +96,7 @@ impl Decision {
     }
 
     /// Takes what the authorization server reported about its request.
-    fn from_oauth(&mut self, outcome: Outcome) {
+    fn record_oauth(&mut self, outcome: Outcome) {
         self.operation = Some(outcome.endpoint.as_str().to_string());
         self.client_id = outcome.client_id;
         self.partner_id = outcome.partner_id;
@@ -293,7 +293,7 @@ impl Gateway {
                 .authorization_server
                 .handle(Request::from_parts(parts, body), conn.peer.as_ref())
                 .await;
-            decision.from_oauth(outcome);
+            decision.record_oauth(outcome);
             return Ok(response.map(full));
         }
 

@@ -193,6 +193,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             queue_capacity: config.audit.queue_capacity,
             segment_max_bytes: config.audit.segment_max_bytes,
             checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_seconds),
+            commit_delay: Duration::from_micros(config.audit.commit_delay_microseconds),
         }),
         "audit log"
     )?);
@@ -287,7 +288,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
                 Duration::from_secs(env.upstream_timeout_seconds),
             ),
             clock.clone(),
-            Some(audit.clone()),
+            (!config.audit.off_for_benchmark).then(|| audit.clone()),
         ));
         tasks.push(tokio::spawn(serve_https(
             listener,

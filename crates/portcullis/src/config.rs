@@ -148,6 +148,12 @@ pub struct AuditSettings {
     /// Entries in flight before the gateway sheds load with 503.
     pub queue_capacity: usize,
     pub segment_max_bytes: u64,
+    /// Under load, how long the writer gathers entries into one fsync (bounds the
+    /// latency it adds).
+    pub commit_delay_microseconds: u64,
+    /// Only for measuring what the audit log costs: cannot be set from a config file.
+    #[serde(skip)]
+    pub off_for_benchmark: bool,
 }
 
 impl Default for AuditSettings {
@@ -156,6 +162,8 @@ impl Default for AuditSettings {
             checkpoint_interval_seconds: 1,
             queue_capacity: 16_384,
             segment_max_bytes: 64 * 1024 * 1024,
+            commit_delay_microseconds: 500,
+            off_for_benchmark: false,
         }
     }
 }
