@@ -396,11 +396,15 @@ Copy and paste:
   curl -s --cacert $CA -X POST -H "Authorization: Bearer $ADMIN_TOKEN" $ADMIN/admin/v1/clients/finch-lending-prod/revoke
   curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/customers/{customer}/kyc
 
+  # 7. Every request above is in the tamper-evident audit trail
+  curl -s --cacert $CA -H "Authorization: Bearer $ADMIN_TOKEN" "$ADMIN/admin/v1/audit/events?client_id=finch-lending-prod"
+  curl -s --cacert $CA -H "Authorization: Bearer $ADMIN_TOKEN" $ADMIN/admin/v1/audit/checkpoint
+
   # Discovery: metadata and signing keys of each issuer
   curl -s --cacert $CA $GW/.well-known/oauth-authorization-server
   curl -s --cacert $CA {jwks}
 
-Stop with Ctrl-C."#,
+Stop with Ctrl-C, then verify the audit log offline:  $PC audit verify --dir {dir}"#,
         prod_url = s(&prod["gateway_url"]),
         sandbox_url = s(&sandbox["gateway_url"]),
         admin_url = s(&demo["admin_url"]),
