@@ -143,6 +143,24 @@ impl Gateway {
         }
     }
 
+    /// [`Self::handle`] in a task of its own. hyper drops a request's future when the
+    /// client disconnects; detached, a request that reached the upstream always goes on to
+    /// its audit entry, whatever the client does.
+    pub async fn handle_detached(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        conn: Arc<ConnectionInfo>,
+    ) -> Response<ResponseBody> {
+        let task = tokio::spawn(async move { self.handle(request, &conn).await });
+        match task.await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "request task failed");
+                Problem::internal().into_response::<Bytes>("-").map(full)
+            }
+        }
+    }
+
     /// Answers one request; never fails, every error becomes a problem+json answer. No
     /// answer leaves before its audit entry is durable.
     pub async fn handle(

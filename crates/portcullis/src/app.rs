@@ -295,10 +295,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             server_tls,
             connection_limits.clone(),
             shutdown_rx.clone(),
-            move |request, conn| {
-                let gateway = gateway.clone();
-                async move { gateway.handle(request, &conn).await }
-            },
+            move |request, conn| gateway.clone().handle_detached(request, conn),
         )));
         tracing::info!(environment = %env.name, %address, %issuer, upstream = %upstream_url, "gateway listening");
         environments.insert(env.name, ServedEnvironment { address, issuer });

@@ -277,3 +277,57 @@ async fn an_unreachable_upstream_is_502_not_500() {
     );
     h.stop().await;
 }
+
+/// A client that sends a payment and hangs up at once must not leave an upstream call
+/// without its audit entry.
+#[tokio::test]
+async fn a_request_abandoned_by_its_client_is_still_audited() {
+    let h = with_echo(5).await;
+    let acme = h.token_mtls(ACME).await;
+    let body = r#"{"Data":{}}"#;
+    let req = format!(
+        "POST /payments HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {acme}\r\nIdempotency-Key: abandon-1\r\nX-Test-Delay-Ms: 300\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Connect, send, and drop the connection before the (slow) upstream answers.
+    let addr = h
+        .gateway(Production)
+        .trim_start_matches("https://")
+        .to_string();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(h.tls(Some(ACME)));
+    let mut tls = connector
+        .connect(
+            rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tls, req.as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(tls);
+
+    // The upstream still answers after 300 ms; its entry must then be in the log.
+    let audit_dir = h.dir.path().canonicalize().unwrap().join("audit");
+    let filter = portcullis_audit::query::Filter {
+        action: Some("createPayment".into()),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    loop {
+        let found = portcullis_audit::query::query(&audit_dir, &filter).unwrap();
+        if let Some(entry) = found.first() {
+            assert_eq!(entry.event.status, Some(200));
+            assert_eq!(entry.event.actor.client_id.as_deref(), Some(ACME));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the abandoned payment was never audited"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.stop().await;
+}
