@@ -140,6 +140,7 @@ impl AuditLog {
         let mut leaves = Vec::new();
         let segments = list_segments(&dir).map_err(io_err(&dir))?;
         let mut current: Option<(PathBuf, u64)> = None;
+        let mut torn_tail: Option<(PathBuf, u64, u64)> = None;
         for (i, (first, path)) in segments.iter().enumerate() {
             if *first != frontier.size() {
                 return Err(AuditError::Corrupt {
@@ -167,13 +168,8 @@ impl AuditLog {
             match problem {
                 None => {}
                 Some(ReadProblem::TornTail { offset }) if i + 1 == segments.len() => {
-                    tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
-                    let f = OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .map_err(io_err(path))?;
-                    f.set_len(good_len).map_err(io_err(path))?;
-                    f.sync_all().map_err(io_err(path))?;
+                    // Cut only after the checkpoint check below has passed.
+                    torn_tail = Some((path.clone(), offset, good_len));
                 }
                 Some(ReadProblem::TornTail { offset }) => {
                     return Err(AuditError::Corrupt {
@@ -193,6 +189,33 @@ impl AuditLog {
             current = Some((path.clone(), good_len));
         }
         let last_checkpoint = last_checkpoint(&dir.join(CHECKPOINTS_FILE));
+        // What survived must still be what was signed: recovery may only ever remove an
+        // unacknowledged partial entry, never entries a checkpoint covers.
+        if let Some(cp) = &last_checkpoint {
+            let covered = cp.tree_size as usize;
+            if covered > leaves.len()
+                || cp.root_hash() != Some(crate::merkle::root_of(&leaves[..covered]))
+            {
+                return Err(AuditError::Corrupt {
+                    path: dir.join(CHECKPOINTS_FILE).display().to_string(),
+                    offset: 0,
+                    detail: format!(
+                        "the log holds {} entries that do not match the last signed checkpoint (tree size {})",
+                        leaves.len(),
+                        cp.tree_size
+                    ),
+                });
+            }
+        }
+        if let Some((path, offset, good_len)) = torn_tail {
+            tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            f.set_len(good_len).map_err(io_err(&path))?;
+            f.sync_all().map_err(io_err(&path))?;
+        }
         let committed = Arc::new(Mutex::new(Committed {
             leaves,
             last_checkpoint,
@@ -436,8 +459,9 @@ impl Writer {
         let path = segment_path(&self.dir, self.frontier.size());
         match OpenOptions::new().create_new(true).append(true).open(&path) {
             Ok(file) => {
-                if let Err(e) = sync_dir(&self.dir) {
-                    tracing::error!(error = %e, "cannot sync the audit directory after rotation");
+                // Entries acknowledged into a file whose name is not durable could vanish.
+                if let Err(AuditError::Io { source, .. }) = sync_dir(&self.dir) {
+                    fatal("directory fsync", &self.dir, &source);
                 }
                 self.segment = file;
                 self.segment_path = path;

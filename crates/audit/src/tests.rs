@@ -313,3 +313,48 @@ async fn proofs_from_the_live_log_verify_against_its_checkpoints() {
         &proof
     ));
 }
+
+#[tokio::test]
+async fn recovery_never_drops_entries_a_checkpoint_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 6).await;
+    let seg = only_segment(dir.path());
+    let original = fs::read(&seg).unwrap();
+    let r = frame_ranges(&seg);
+    // Enlarge entry 2's length field: from there on everything looks like a torn tail.
+    let mut bytes = original.clone();
+    let len = u32::from_le_bytes(bytes[r[2].start..r[2].start + 4].try_into().unwrap());
+    bytes[r[2].start..r[2].start + 4].copy_from_slice(&(len + 100_000).to_le_bytes());
+    fs::write(&seg, &bytes).unwrap();
+    let err = AuditLog::open(config(dir.path()))
+        .err()
+        .expect("must refuse to open");
+    assert!(
+        err.to_string()
+            .contains("do not match the last signed checkpoint"),
+        "{err}"
+    );
+    assert!(
+        fs::read(&seg).unwrap() == bytes,
+        "nothing may be truncated when refusing"
+    );
+    // A forged rewrite that keeps the length is refused too.
+    rewrite(dir.path(), &stored_events_of(&original));
+    let mut events = stored_events(dir.path());
+    events[0] = serde_json::to_vec(&event(42)).unwrap();
+    rewrite(dir.path(), &events);
+    assert!(AuditLog::open(config(dir.path())).is_err());
+}
+
+fn stored_events_of(segment: &[u8]) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.seg");
+    fs::write(&path, segment).unwrap();
+    let mut out = Vec::new();
+    read_segment(&path, |f| {
+        out.push(f.event_json);
+        Ok(())
+    })
+    .unwrap();
+    out
+}
