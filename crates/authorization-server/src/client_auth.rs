@@ -150,16 +150,20 @@ impl AuthorizationServer {
         }
         let now = self.clock.now();
         let leeway = self.config.leeway_seconds;
-        if claims.exp + leeway <= now {
+        if claims.exp.saturating_add(leeway) <= now {
             return Err(OAuthError::invalid_client("client_assertion has expired"));
         }
-        if claims.exp - now > self.config.max_assertion_lifetime_seconds {
+        if claims.exp.saturating_sub(now) > self.config.max_assertion_lifetime_seconds {
             return Err(OAuthError::invalid_client(format!(
                 "client_assertion exp is too far ahead: at most {} seconds",
                 self.config.max_assertion_lifetime_seconds
             )));
         }
-        if claims.nbf.or(claims.iat).is_some_and(|t| t - leeway > now) {
+        if claims
+            .nbf
+            .or(claims.iat)
+            .is_some_and(|t| t.saturating_sub(leeway) > now)
+        {
             return Err(OAuthError::invalid_client(
                 "client_assertion is not yet valid",
             ));
@@ -169,10 +173,17 @@ impl AuthorizationServer {
                 "client_assertion jti must be 1 to 256 characters",
             ));
         }
-        match self
-            .replay
-            .check_and_record(&claimed_client, &claims.jti, claims.exp + leeway, now)
-        {
+        // A revoked or expired credential, or an inactive partner, may not fill the replay
+        // cache for everyone else.
+        snapshot
+            .usable_client(&claimed_client, self.config.environment, now)
+            .map_err(|denied| OAuthError::invalid_client(denied.to_string()))?;
+        match self.replay.check_and_record(
+            &claimed_client,
+            &claims.jti,
+            claims.exp.saturating_add(leeway),
+            now,
+        ) {
             ReplayVerdict::Fresh => Ok(claimed_client),
             ReplayVerdict::Replayed => Err(OAuthError::invalid_client(
                 "client_assertion jti has already been used",

@@ -307,10 +307,10 @@ impl AuthorizationServer {
         outcome.authenticated(&caller);
         let token = form.require("token")?;
         let now = self.clock.now();
-        // A client learns about its own partner's tokens only; anything else is simply
+        // A client learns about its own tokens only; anything else is simply
         // inactive, so introspection cannot be used to probe other partners' tokens.
         let active = self.verify(&snapshot, token).filter(|c| {
-            c.partner_id == caller.partner_id
+            c.client_id == caller.client_id
                 && !snapshot.is_token_revoked(&c.jti)
                 && snapshot
                     .usable_client(&c.client_id, self.config.environment, now)

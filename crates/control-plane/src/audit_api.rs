@@ -67,6 +67,12 @@ pub async fn checkpoint(
     })))
 }
 
+/// A copy of the committed leaf hashes: proofs are computed without holding the lock the
+/// writer needs.
+fn committed_leaves(state: &AdminState) -> Vec<portcullis_audit::merkle::Hash> {
+    state.audit().committed().leaves.clone()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
@@ -128,8 +134,7 @@ pub async fn consistency(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin.require(AUDITORS)?;
     let body = {
-        let committed = state.audit().committed();
-        let leaves = &committed.leaves;
+        let leaves = committed_leaves(&state);
         if q.first == 0 || q.first > q.second || q.second > leaves.len() as u64 {
             return Err(bad(format!(
                 "need 0 < first <= second <= {} (the entries committed)",

@@ -145,14 +145,19 @@ pub fn verify_access_token(
     if !claims.aud.contains(expect.audience) {
         return Err(TokenError::WrongAudience);
     }
-    if claims.exp + expect.leeway_seconds <= expect.now {
+    if claims.exp.saturating_add(expect.leeway_seconds) <= expect.now {
         return Err(TokenError::Expired);
     }
     let not_before = claims.nbf.unwrap_or(claims.iat).max(claims.iat);
-    if not_before - expect.leeway_seconds > expect.now {
+    if not_before.saturating_sub(expect.leeway_seconds) > expect.now {
         return Err(TokenError::NotYetValid);
     }
     Ok(claims)
+}
+
+/// The `kid` of a compact JWS header, without verifying anything.
+pub fn header_kid(token: &str) -> Option<String> {
+    UnverifiedJws::parse(token).ok()?.header.kid
 }
 
 #[cfg(test)]

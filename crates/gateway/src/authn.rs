@@ -6,7 +6,9 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use portcullis_core::problem::Problem;
-use portcullis_core::token::{verify_access_token, AccessTokenClaims, TokenExpectations};
+use portcullis_core::token::{
+    header_kid, verify_access_token, AccessTokenClaims, TokenExpectations,
+};
 use portcullis_core::Snapshot;
 use portcullis_tls::PeerIdentity;
 
@@ -80,24 +82,24 @@ impl Authenticator<'_> {
     ) -> Result<Arc<AccessTokenClaims>, AuthnFailure> {
         let token = bearer_token(headers)?;
         let now = self.expect.now;
-        let claims = match self.cache.get(token, now) {
+        let keys = self.snapshot.issuer(self.environment).map(|i| &i.verifying);
+        let cached = keys.and_then(|keys| self.cache.get(token, now, |kid| keys.contains_key(kid)));
+        let claims = match cached {
             Some(claims) => claims,
             None => {
-                let keys = self
-                    .snapshot
-                    .issuer(self.environment)
-                    .map(|i| &i.verifying)
-                    .ok_or_else(|| {
-                        fail(
-                            "unknown_key",
-                            Some("invalid_token"),
-                            "no signing keys are configured",
-                        )
-                    })?;
+                let keys = keys.ok_or_else(|| {
+                    fail(
+                        "unknown_key",
+                        Some("invalid_token"),
+                        "no signing keys are configured",
+                    )
+                })?;
                 let claims = verify_access_token(token, keys, &self.expect)
                     .map_err(|e| fail(e.reason(), Some("invalid_token"), &e.to_string()))?;
                 let claims = Arc::new(claims);
-                self.cache.insert(token, claims.clone(), now);
+                // Verification succeeded, so the header parses and names a kid.
+                let kid = header_kid(token).unwrap_or_default();
+                self.cache.insert(token, &kid, claims.clone(), now);
                 claims
             }
         };

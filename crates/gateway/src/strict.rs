@@ -17,6 +17,21 @@ pub fn check_request_headers(headers: &HeaderMap) -> Result<(), Problem> {
             "Transfer-Encoding is not accepted on requests (including together with Content-Length); send the body with Content-Length",
         ));
     }
+    // A client may only say whether to keep the connection open. Naming other headers as
+    // hop-by-hop would make the gateway drop them after checking them (e.g. an
+    // Idempotency-Key), so the upstream would see a different request.
+    for value in headers.get_all(http::header::CONNECTION) {
+        let ok = value.to_str().is_ok_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .all(|t| t.eq_ignore_ascii_case("close") || t.eq_ignore_ascii_case("keep-alive"))
+        });
+        if !ok {
+            return Err(Problem::bad_request(
+                "the Connection header may only be close or keep-alive",
+            ));
+        }
+    }
     for (name, label) in [
         (HOST, "Host"),
         (AUTHORIZATION, "Authorization"),
@@ -61,5 +76,20 @@ mod tests {
         h.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
         h.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
         assert!(check_request_headers(&h).is_err());
+    }
+
+    #[test]
+    fn connection_may_not_name_end_to_end_headers() {
+        for (value, ok) in [
+            ("close", true),
+            ("Keep-Alive", true),
+            ("keep-alive, close", true),
+            ("idempotency-key", false),
+            ("close, authorization", false),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONNECTION, HeaderValue::from_static(value));
+            assert_eq!(check_request_headers(&h).is_ok(), ok, "{value}");
+        }
     }
 }

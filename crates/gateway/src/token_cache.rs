@@ -10,8 +10,14 @@ use std::sync::{Arc, RwLock};
 use portcullis_core::clock::UnixSeconds;
 use portcullis_core::token::AccessTokenClaims;
 
+/// A verified token and the key that verified it.
+struct Cached {
+    claims: Arc<AccessTokenClaims>,
+    kid: Box<str>,
+}
+
 pub struct TokenCache {
-    entries: RwLock<HashMap<Box<str>, Arc<AccessTokenClaims>>>,
+    entries: RwLock<HashMap<Box<str>, Cached>>,
     capacity: usize,
 }
 
@@ -23,22 +29,38 @@ impl TokenCache {
         }
     }
 
-    /// The claims of a token verified before and not yet expired at `now`.
-    pub fn get(&self, token: &str, now: UnixSeconds) -> Option<Arc<AccessTokenClaims>> {
+    /// The claims of a token verified before, not yet expired at `now`, whose signing key
+    /// is still trusted (`key_trusted`): a key withdrawn after a compromise takes its
+    /// cached tokens with it.
+    pub fn get(
+        &self,
+        token: &str,
+        now: UnixSeconds,
+        key_trusted: impl Fn(&str) -> bool,
+    ) -> Option<Arc<AccessTokenClaims>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(token).filter(|c| c.exp > now).cloned()
+        entries
+            .get(token)
+            .filter(|c| c.claims.exp > now && key_trusted(&c.kid))
+            .map(|c| c.claims.clone())
     }
 
-    pub fn insert(&self, token: &str, claims: Arc<AccessTokenClaims>, now: UnixSeconds) {
+    pub fn insert(&self, token: &str, kid: &str, claims: Arc<AccessTokenClaims>, now: UnixSeconds) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity {
-            entries.retain(|_, c| c.exp > now);
+            entries.retain(|_, c| c.claims.exp > now);
             if entries.len() >= self.capacity {
                 // Still full of live tokens: start over rather than grow without bound.
                 // Costs one re-verification per token, never correctness.
                 entries.clear();
             }
         }
-        entries.insert(token.into(), claims);
+        entries.insert(
+            token.into(),
+            Cached {
+                claims,
+                kid: kid.into(),
+            },
+        );
     }
 }

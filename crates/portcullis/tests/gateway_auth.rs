@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::*;
 use portcullis_core::Environment::{Production, Sandbox};
+use portcullis_store::SigningKeyStore;
 use serde_json::json;
 
 #[tokio::test]
@@ -330,6 +331,34 @@ async fn a_missing_scope_is_403_and_scopes_cannot_be_widened() {
         .await
         .status(),
         403
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn withdrawing_a_signing_key_refuses_its_cached_tokens() {
+    let h = Harness::start().await;
+    let finch = h.token_jwt(FINCH, Production).await;
+    // Verified once, so now cached.
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&finch), None)
+            .await
+            .status(),
+        200
+    );
+    let running = h.running();
+    let keys = running.store.list_signing_keys(Production).await.unwrap();
+    for key in keys {
+        running
+            .store
+            .set_signing_key_status(&key.kid, portcullis_core::SigningKeyStatus::Retired)
+            .await
+            .unwrap();
+    }
+    running.loader.reload().await.unwrap();
+    assert_401(
+        &h.get(Production, "/accounts", Some(&finch), None).await,
+        "no signing keys are configured",
     );
     h.stop().await;
 }

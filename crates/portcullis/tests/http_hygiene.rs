@@ -96,6 +96,7 @@ async fn smuggling_shapes_are_refused_with_400() {
         format!("GET /accounts HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nAuthorization: Bearer {token}\r\n\r\n"),
         "GET /accounts HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_string(),
         "GET /accounts HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n".to_string(),
+        format!("POST /payments HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: k\r\nConnection: idempotency-key\r\nContent-Length: 2\r\n\r\n{{}}"),
     ];
     for case in cases {
         let raw = h.raw(Production, case.as_bytes()).await;
