@@ -7,7 +7,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::*;
 use portcullis_core::Environment::{Production, Sandbox};
-use portcullis_store::SigningKeyStore;
 use serde_json::json;
 
 #[tokio::test]
