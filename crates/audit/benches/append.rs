@@ -57,7 +57,8 @@ async fn run(concurrency: usize, duration: Duration) -> (u64, f64) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     log.close();
-    let report = portcullis_audit::verify_dir(&dir.path().join("audit"), None).expect("verify");
+    let report =
+        portcullis_audit::verify_dir(&dir.path().join("audit"), None, None).expect("verify");
     assert_eq!(report.entries, total);
     (total, total as f64 / elapsed)
 }

@@ -68,7 +68,7 @@ fn frame_ranges(path: &Path) -> Vec<std::ops::Range<usize>> {
 }
 
 fn assert_fails(dir: &Path, expected: &str) {
-    let err = verify_dir(dir, None).unwrap_err().to_string();
+    let err = verify_dir(dir, None, None).unwrap_err().to_string();
     assert!(err.contains(expected), "expected {expected:?} in {err:?}");
 }
 
@@ -83,7 +83,7 @@ async fn entries_survive_reopen_and_verify() {
         "numbering continues after reopen"
     );
     log.close();
-    let report = verify_dir(dir.path(), None).unwrap();
+    let report = verify_dir(dir.path(), None, None).unwrap();
     assert_eq!(
         report,
         VerifyReport {
@@ -112,7 +112,7 @@ async fn concurrent_appenders_are_group_committed_in_order() {
     assert_eq!(indexes, (0..200).collect::<Vec<u64>>());
     assert_eq!(log.committed().leaves.len(), 200);
     log.close();
-    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 200);
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 200);
 }
 
 #[tokio::test]
@@ -134,7 +134,7 @@ async fn reservations_run_out_instead_of_dropping_entries() {
     b.commit(&event(1)).await.unwrap();
     c.commit(&event(2)).await.unwrap();
     log.close();
-    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 3);
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 3);
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn a_torn_tail_from_a_crash_is_removed_on_open() {
     let log = AuditLog::open(config(dir.path())).unwrap();
     assert_eq!(log.append(&event(5)).await.unwrap(), 5);
     log.close();
-    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 6);
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);
 }
 
 #[tokio::test]
@@ -165,12 +165,12 @@ async fn every_single_flipped_byte_is_detected() {
         bytes[i] ^= 0x01;
         fs::write(&seg, &bytes).unwrap();
         assert!(
-            verify_dir(dir.path(), None).is_err(),
+            verify_dir(dir.path(), None, None).is_err(),
             "flipping byte {i} went unnoticed"
         );
     }
     fs::write(&seg, &original).unwrap();
-    verify_dir(dir.path(), None).unwrap();
+    verify_dir(dir.path(), None, None).unwrap();
 }
 
 #[tokio::test]
@@ -255,7 +255,7 @@ async fn forged_rewrites_are_caught_by_the_signed_checkpoint() {
     assert_fails(dir.path(), "truncated");
 
     rewrite(dir.path(), &events);
-    verify_dir(dir.path(), None).unwrap();
+    verify_dir(dir.path(), None, None).unwrap();
 }
 
 #[tokio::test]
@@ -284,6 +284,7 @@ async fn forged_or_reordered_checkpoints_are_detected() {
     let err = verify_dir(
         dir.path(),
         Some(&other.path().join(crate::checkpoint::PUBLIC_KEY_FILE)),
+        None,
     )
     .unwrap_err();
     assert!(err.to_string().contains("invalid signature"));
@@ -357,4 +358,50 @@ fn stored_events_of(segment: &[u8]) -> Vec<Vec<u8>> {
     })
     .unwrap();
     out
+}
+
+/// What a trusted checkpoint adds: an attacker who truncates the log together with its
+/// checkpoint lines, or rewrites it wholesale, passes the internal checks but not an
+/// auditor's earlier copy of a checkpoint.
+#[tokio::test]
+async fn a_trusted_checkpoint_catches_truncation_with_its_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 4).await;
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    let trusted = log.committed().last_checkpoint.clone().unwrap();
+    for i in 4..8 {
+        log.append(&event(i)).await.unwrap();
+    }
+    log.close();
+    verify_dir(dir.path(), None, Some(&trusted)).unwrap();
+
+    // Cut back to 2 entries and drop every checkpoint line: internally consistent...
+    let events = stored_events(dir.path());
+    rewrite(dir.path(), &events[..2]);
+    fs::write(dir.path().join(CHECKPOINTS_FILE), "").unwrap();
+    verify_dir(dir.path(), None, None).unwrap();
+    // ...but not with the auditor's checkpoint.
+    let err = verify_dir(dir.path(), None, Some(&trusted))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing from the log's checkpoints"), "{err}");
+
+    // Restoring the checkpoint line does not help the truncated log.
+    fs::write(
+        dir.path().join(CHECKPOINTS_FILE),
+        serde_json::to_string(&trusted).unwrap() + "\n",
+    )
+    .unwrap();
+    let err = verify_dir(dir.path(), None, Some(&trusted))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("truncated"), "{err}");
+
+    // A forged "trusted" checkpoint is refused.
+    let mut forged = trusted.clone();
+    forged.tree_size = 1;
+    assert!(verify_dir(dir.path(), None, Some(&forged))
+        .unwrap_err()
+        .to_string()
+        .contains("signature"));
 }

@@ -24,7 +24,15 @@ pub struct VerifyError(pub String);
 /// Recomputes the log in `dir` and checks every checkpoint. `public_key` is the
 /// checkpoint key to trust; by default the one stored beside the log (which only guards
 /// against accidents: pass the key you hold to guard against tampering).
-pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport, VerifyError> {
+///
+/// Alone, this proves the log is internally consistent. A `trusted` checkpoint, kept
+/// outside the log (an auditor's earlier copy), also rules out truncation or wholesale
+/// rewriting below it: the log must reproduce its root and still carry it.
+pub fn verify_dir(
+    dir: &Path,
+    public_key: Option<&Path>,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifyReport, VerifyError> {
     let key = read_public_key(
         &public_key
             .map(Path::to_path_buf)
@@ -32,6 +40,19 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
     )
     .map_err(VerifyError)?;
     let checkpoints = read_checkpoints(dir)?;
+    if let Some(t) = trusted {
+        if !t.verify(&key) {
+            return Err(VerifyError(
+                "the trusted checkpoint's signature does not verify with this key".into(),
+            ));
+        }
+        if !checkpoints.iter().any(|cp| cp == t) {
+            return Err(VerifyError(format!(
+                "the trusted checkpoint (tree size {}) is missing from the log's checkpoints: they were removed or rewritten",
+                t.tree_size
+            )));
+        }
+    }
     let mut pending = checkpoints.iter().peekable();
     let mut frontier = Frontier::default();
     let mut verified_checkpoints = 0u64;

@@ -16,6 +16,11 @@ pub enum AuditCommand {
         /// `audit/checkpoint-public-key.b64`); default: the one stored beside the log.
         #[arg(long)]
         public_key: Option<PathBuf>,
+        /// A checkpoint saved earlier, outside the log (JSON, as `checkpoint` in
+        /// GET /admin/v1/audit/checkpoint): the log must still reproduce it, which rules
+        /// out truncation or rewriting below it.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
     },
     /// Print entries, filtered, as JSON Lines or CEF.
     Export(ExportArgs),
@@ -64,10 +69,25 @@ fn audit_dir(dir: &Path) -> PathBuf {
 
 pub fn run(command: AuditCommand) -> Result<(), String> {
     match command {
-        AuditCommand::Verify { dir, public_key } => {
+        AuditCommand::Verify {
+            dir,
+            public_key,
+            trusted_checkpoint,
+        } => {
             let dir = audit_dir(&dir);
-            let report = portcullis_audit::verify_dir(&dir, public_key.as_deref())
-                .map_err(|e| format!("audit log {} FAILED verification: {e}", dir.display()))?;
+            let trusted = match &trusted_checkpoint {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    Some(serde_json::from_str::<portcullis_audit::checkpoint::Checkpoint>(&text).map_err(|e| {
+                        format!("{}: not a checkpoint (tree_size, root, time_ms, signature): {e}", path.display())
+                    })?)
+                }
+                None => None,
+            };
+            let report =
+                portcullis_audit::verify_dir(&dir, public_key.as_deref(), trusted.as_ref())
+                    .map_err(|e| format!("audit log {} FAILED verification: {e}", dir.display()))?;
             println!(
                 "audit log {} verified: {} entries, {} checkpoints checked, {} entries after the last checkpoint",
                 dir.display(),
@@ -75,6 +95,12 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
                 report.checkpoints,
                 report.unsigned_tail
             );
+            if trusted.is_none() {
+                println!("note: without --trusted-checkpoint this proves internal consistency only; pass a checkpoint you kept to rule out truncation or rewriting");
+            }
+            if public_key.is_none() {
+                println!("note: checked with the public key stored beside the log; pass --public-key with the key you hold");
+            }
             Ok(())
         }
         AuditCommand::Export(args) => {
