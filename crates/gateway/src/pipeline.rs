@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use portcullis_audit::{
-    Actor, AuditEvent, AuditLog, Backpressure, Decision as AuditDecision, EventKind,
+    Actor, AuditEvent, AuditLog, Backpressure, Decision as AuditDecision, EventKind, Slot,
 };
 use portcullis_authorization_server::{
     owns_path, AuthorizationServer, Endpoint, Outcome, MAX_FORM_BYTES,
@@ -71,6 +71,10 @@ pub struct Gateway {
 fn full(bytes: Bytes) -> ResponseBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
+
+/// The reason recorded when load was shed because the audit log was behind; such an
+/// answer has no slot and so no entry of its own.
+const SHED: &str = "audit_backpressure";
 
 /// The outcome of one request, for the audit entry and the log line.
 struct Decision {
@@ -173,31 +177,20 @@ impl Gateway {
         let interaction_id = interaction_id(request.headers());
         let mut decision = Decision::new();
 
-        // 0. A place in the audit log first: when the log is behind, shed load before any
-        //    work is done (nothing reaches the upstream).
-        let slot = match self.audit.as_ref().map(|log| log.reserve()) {
-            Some(Err(Backpressure)) => {
-                tracing::warn!(%request_id, "audit log behind; shedding load");
-                let mut p = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "audit-backpressure",
-                    "Service Unavailable",
-                    "the gateway is at capacity; retry after the indicated delay",
-                );
-                p.retry_after_seconds = Some(1);
-                return self.finish(
-                    p.into_response::<Bytes>(&request_id).map(full),
-                    &request_id,
-                    &interaction_id,
-                );
-            }
-            Some(Ok(slot)) => Some(slot),
-            None => None,
-        };
-
+        // A place in the audit log is taken before any side effect (inside `process`), or
+        // at the end for requests refused early; when the log is behind, load is shed
+        // before anything reaches the authorization server or the upstream.
+        let mut slot = None;
         let method = request.method().clone();
         let response = match self
-            .process(request, conn, &request_id, &interaction_id, &mut decision)
+            .process(
+                request,
+                conn,
+                &request_id,
+                &interaction_id,
+                &mut decision,
+                &mut slot,
+            )
             .await
         {
             Ok(r) => r,
@@ -208,6 +201,19 @@ impl Gateway {
         let latency_us = started.elapsed().as_micros() as u64;
 
         // 9. Record: the answer waits until its entry is durable.
+        if slot.is_none() && decision.reason != SHED {
+            match self.reserve() {
+                Ok(reserved) => slot = reserved,
+                Err(problem) => {
+                    decision.reason = SHED;
+                    response = self.finish(
+                        problem.into_response::<Bytes>(&request_id).map(full),
+                        &request_id,
+                        &interaction_id,
+                    );
+                }
+            }
+        }
         if let Some(slot) = slot {
             let event = AuditEvent {
                 time_ms: self.clock.now_ms(),
@@ -263,6 +269,24 @@ impl Gateway {
         response
     }
 
+    /// A place in the audit log, or the 503 that sheds load when the log is behind.
+    fn reserve(&self) -> Result<Option<Slot>, Problem> {
+        let Some(log) = &self.audit else {
+            return Ok(None);
+        };
+        log.reserve().map(Some).map_err(|Backpressure| {
+            tracing::warn!("audit log behind; shedding load");
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-backpressure",
+                "Service Unavailable",
+                "the gateway is at capacity; retry after the indicated delay",
+            );
+            p.retry_after_seconds = Some(1);
+            p
+        })
+    }
+
     /// Headers every answer carries.
     fn finish(
         &self,
@@ -297,6 +321,7 @@ impl Gateway {
         request_id: &str,
         interaction_id: &str,
         decision: &mut Decision,
+        slot: &mut Option<Slot>,
     ) -> Result<Response<ResponseBody>, Problem> {
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
         check_request_headers(request.headers())
@@ -307,6 +332,7 @@ impl Gateway {
             decision.operation = Some("oauth".into());
             let (parts, body) = request.into_parts();
             let body = self.read_body(body, MAX_FORM_BYTES).await?;
+            *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
             let (response, outcome) = self
                 .authorization_server
                 .handle(Request::from_parts(parts, body), conn.peer.as_ref())
@@ -437,6 +463,7 @@ impl Gateway {
         set_header(headers, "x-forwarded-for", &conn.remote.ip().to_string());
         set_header(headers, "x-forwarded-proto", "https");
         let upstream_request = Request::from_parts(parts, Full::new(body));
+        *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
         let response = self
             .upstream
             .send(upstream_request, &path_and_query)
