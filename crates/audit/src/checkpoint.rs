@@ -65,7 +65,14 @@ impl Checkpoint {
 
 /// The checkpoint key of the log in `dir`, created on first use.
 pub fn load_or_create_key(dir: &Path) -> std::io::Result<Ed25519KeyPair> {
-    let path = dir.join(SIGNING_KEY_FILE);
+    load_or_create_key_at(&dir.join(SIGNING_KEY_FILE), dir)
+}
+
+/// The checkpoint key at `path` (created on first use), publishing its public half in
+/// `dir`. Keep `path` where those who can write the log cannot: whoever holds the key can
+/// re-sign a rewritten log.
+pub fn load_or_create_key_at(path: &Path, dir: &Path) -> std::io::Result<Ed25519KeyPair> {
+    let path = path.to_path_buf();
     if !path.exists() {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .map_err(|_| std::io::Error::other("key generation failed"))?;
@@ -81,13 +88,11 @@ pub fn load_or_create_key(dir: &Path) -> std::io::Result<Ed25519KeyPair> {
     let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| {
         std::io::Error::other(format!("{} is not an Ed25519 PKCS#8 key", path.display()))
     })?;
-    let public = dir.join(PUBLIC_KEY_FILE);
-    if !public.exists() {
-        fs::write(
-            &public,
-            format!("{}\n", STANDARD.encode(key.public_key().as_ref())),
-        )?;
-    }
+    // Always rewritten: a public key left over from another signing key would mislead.
+    fs::write(
+        dir.join(PUBLIC_KEY_FILE),
+        format!("{}\n", STANDARD.encode(key.public_key().as_ref())),
+    )?;
     Ok(key)
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
-use crate::checkpoint::{load_or_create_key, Checkpoint, CHECKPOINTS_FILE};
+use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIGNING_KEY_FILE};
 use crate::event::AuditEvent;
 use crate::merkle::{Frontier, Hash};
 use crate::segment::{encode_frame, list_segments, read_segment, segment_path, ReadProblem};
@@ -35,6 +35,8 @@ pub struct AuditConfig {
     /// Under concurrent load, how long the writer gathers entries before one write and
     /// fsync (PostgreSQL's `commit_delay`). Bounds the added latency.
     pub commit_delay: Duration,
+    /// The Ed25519 checkpoint key; default `DIR/checkpoint-signing-key.pk8`.
+    pub checkpoint_key_file: Option<PathBuf>,
 }
 
 impl AuditConfig {
@@ -45,6 +47,7 @@ impl AuditConfig {
             segment_max_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
             commit_delay: Duration::from_micros(500),
+            checkpoint_key_file: None,
         }
     }
 }
@@ -135,7 +138,14 @@ impl AuditLog {
     pub fn open(config: AuditConfig) -> Result<Self, AuditError> {
         let dir = config.dir.clone();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let key = load_or_create_key(&dir).map_err(io_err(&dir))?;
+        let key_file = config
+            .checkpoint_key_file
+            .clone()
+            .unwrap_or_else(|| dir.join(SIGNING_KEY_FILE));
+        if key_file.starts_with(&dir) {
+            tracing::warn!(key = %key_file.display(), "the audit checkpoint key is kept beside the log; set a separate checkpoint key file so the log's writers cannot re-sign it");
+        }
+        let key = load_or_create_key_at(&key_file, &dir).map_err(io_err(&key_file))?;
         let mut frontier = Frontier::default();
         let mut leaves = Vec::new();
         let segments = list_segments(&dir).map_err(io_err(&dir))?;

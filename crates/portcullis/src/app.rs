@@ -194,6 +194,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             segment_max_bytes: config.audit.segment_max_bytes,
             checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_seconds),
             commit_delay: Duration::from_micros(config.audit.commit_delay_microseconds),
+            checkpoint_key_file: config.audit.checkpoint_key_file.clone(),
         }),
         "audit log"
     )?);
@@ -315,11 +316,21 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         shutdown_rx,
         move |request, _conn| {
             let service = hyper_util::service::TowerToHyperService::new(router.clone());
-            async move {
+            // Detached like gateway requests: a change that was stored always goes on to
+            // its audit entry, even if the administrator's client disconnects.
+            let task = tokio::spawn(async move {
                 match hyper::service::Service::call(&service, request).await {
                     Ok(response) => response,
                     Err(never) => match never {},
                 }
+            });
+            async move {
+                task.await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "admin request task failed");
+                    let mut r = http::Response::new(axum::body::Body::empty());
+                    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    r
+                })
             }
         },
     )));

@@ -151,6 +151,9 @@ pub struct AuditSettings {
     /// Under load, how long the writer gathers entries into one fsync (bounds the
     /// latency it adds).
     pub commit_delay_microseconds: u64,
+    /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
+    /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).
+    pub checkpoint_key_file: Option<PathBuf>,
     /// Only for measuring what the audit log costs: cannot be set from a config file.
     #[serde(skip)]
     pub off_for_benchmark: bool,
@@ -163,6 +166,7 @@ impl Default for AuditSettings {
             queue_capacity: 16_384,
             segment_max_bytes: 64 * 1024 * 1024,
             commit_delay_microseconds: 500,
+            checkpoint_key_file: None,
             off_for_benchmark: false,
         }
     }
@@ -209,6 +213,7 @@ impl Config {
             &mut self.tls.cert_file,
             &mut self.tls.key_file,
             &mut self.tls.client_ca_file,
+            &mut self.audit.checkpoint_key_file,
         ]
         .into_iter()
         .flatten()
