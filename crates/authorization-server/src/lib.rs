@@ -57,6 +57,9 @@ pub struct IssuerConfig {
     /// Client assertions may not live longer than this (RFC 7523 asks for short lifetimes).
     pub max_assertion_lifetime_seconds: i64,
     pub leeway_seconds: i64,
+    /// FAPI 2.0: issue only sender-constrained tokens, i.e. refuse a token request made
+    /// without a client certificate to bind the token to.
+    pub require_bound_tokens: bool,
     /// Advertised in the metadata document.
     pub scopes_supported: Vec<String>,
 }
@@ -196,6 +199,11 @@ impl AuthorizationServer {
             }
         };
         outcome.authenticated(&client);
+        if self.config.require_bound_tokens && peer.is_none() {
+            return Err(OAuthError::invalid_request(
+                "this issuer only issues certificate-bound tokens: present your client certificate on the TLS connection",
+            ));
+        }
         let scope = self.grant_scope(&snapshot, &client, form.get("scope"))?;
         outcome.scope = Some(scope.clone());
         let signer = snapshot

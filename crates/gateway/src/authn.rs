@@ -70,6 +70,8 @@ pub struct Authenticator<'a> {
     pub cache: &'a TokenCache,
     pub expect: TokenExpectations<'a>,
     pub environment: portcullis_core::Environment,
+    /// Refuse bearer tokens that are not bound to a client certificate.
+    pub require_bound_tokens: bool,
 }
 
 impl Authenticator<'_> {
@@ -103,6 +105,13 @@ impl Authenticator<'_> {
                 claims
             }
         };
+        if self.require_bound_tokens && claims.certificate_thumbprint().is_none() {
+            return Err(fail(
+                "token_not_bound",
+                Some("invalid_token"),
+                "only certificate-bound tokens are accepted here",
+            ));
+        }
         if let Some(bound) = claims.certificate_thumbprint() {
             match peer {
                 Some(p) if p.thumbprint == bound => {}

@@ -59,6 +59,8 @@ pub struct Gateway {
     pub audience: String,
     pub routes: RouteTable,
     pub limits: Limits,
+    /// FAPI 2.0 sender-constrained tokens only; from the issuer's configuration.
+    require_bound_tokens: bool,
     snapshot: SharedSnapshot,
     authorization_server: Arc<AuthorizationServer>,
     upstream: Upstream,
@@ -136,6 +138,7 @@ impl Gateway {
             environment: config.environment,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            require_bound_tokens: config.require_bound_tokens,
             routes,
             limits,
             snapshot,
@@ -393,6 +396,7 @@ impl Gateway {
                 now,
             },
             environment: self.environment,
+            require_bound_tokens: self.require_bound_tokens,
         };
         let claims = authenticator
             .authenticate(request.headers(), conn.peer.as_ref())

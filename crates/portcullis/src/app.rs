@@ -274,6 +274,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
                 token_lifetime_seconds: env.token_lifetime_seconds,
                 max_assertion_lifetime_seconds: 300,
                 leeway_seconds: limits.clock_leeway_seconds,
+                require_bound_tokens: env.require_bound_tokens,
                 scopes_supported: routes.scopes(),
             },
             loader.clone(),

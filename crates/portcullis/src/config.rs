@@ -96,6 +96,11 @@ pub struct EnvironmentConfig {
     pub token_lifetime_seconds: i64,
     #[serde(default)]
     pub client_certificates: ClientCertificates,
+    /// FAPI 2.0: only certificate-bound (sender-constrained) tokens are issued and
+    /// accepted. Every client must then present its certificate, `private_key_jwt`
+    /// clients included. Default false.
+    #[serde(default)]
+    pub require_bound_tokens: bool,
     #[serde(default = "default_algorithm")]
     pub signing_algorithm: SigningAlgorithm,
 }
@@ -317,6 +322,12 @@ impl Config {
                 err(
                     at("upstream_timeout_seconds"),
                     format!("{} is outside 1..=300", env.upstream_timeout_seconds),
+                );
+            }
+            if env.require_bound_tokens && env.client_certificates == ClientCertificates::None {
+                err(
+                    at("require_bound_tokens"),
+                    "needs client_certificates = \"optional\" or \"required\"".into(),
                 );
             }
             if env.client_certificates != ClientCertificates::None

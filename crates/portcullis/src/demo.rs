@@ -86,6 +86,7 @@ pub fn demo_config(dir: &Path) -> Config {
         upstream_timeout_seconds: 10,
         token_lifetime_seconds: 300,
         client_certificates: ClientCertificates::Optional,
+        require_bound_tokens: false,
         signing_algorithm: portcullis_core::SigningAlgorithm::ES256,
     };
     Config {

@@ -361,3 +361,35 @@ async fn withdrawing_a_signing_key_refuses_its_cached_tokens() {
     );
     h.stop().await;
 }
+
+/// FAPI 2.0 sender-constrained tokens: with `require_bound_tokens`, a token request
+/// without a client certificate is refused, and an unbound token is refused at the
+/// gateway even when validly signed.
+#[tokio::test]
+async fn an_environment_can_require_certificate_bound_tokens() {
+    let h = Harness::start_with(|c| c.environments[0].require_bound_tokens = true).await;
+    // Finch (private_key_jwt) without a certificate on the connection: refused.
+    let r = h
+        .token_response_jwt(Production, h.assertion(FINCH, Production, json!({})), &[])
+        .await;
+    assert_oauth_error(&r, 400, "invalid_request", "certificate-bound");
+    // A validly signed but unbound token (as a laxer issuer would mint) is refused.
+    let signer = h.issuer_signer(Production).await;
+    let acme = h.token_mtls(ACME).await;
+    let mut claims = Harness::claims_of(&acme);
+    claims.as_object_mut().unwrap().remove("cnf");
+    let unbound = signer.sign("at+jwt", &claims).unwrap();
+    assert_401(
+        &h.get(Production, "/accounts", Some(&unbound), Some(ACME))
+            .await,
+        "only certificate-bound tokens",
+    );
+    // mTLS partners are unaffected.
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&acme), Some(ACME))
+            .await
+            .status(),
+        200
+    );
+    h.stop().await;
+}

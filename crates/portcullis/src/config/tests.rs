@@ -99,3 +99,21 @@ fn the_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/portcullis.toml");
     Config::load(&path).unwrap();
 }
+
+#[test]
+fn bound_tokens_need_client_certificates() {
+    let bad = GOOD.replace(
+        "upstream_url = \"builtin:sandbox-bank\"",
+        "upstream_url = \"builtin:sandbox-bank\"\nrequire_bound_tokens = true\nclient_certificates = \"none\"",
+    );
+    let err = parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("environments[0].require_bound_tokens: needs client_certificates"),
+        "{err}"
+    );
+    let ok = GOOD.replace(
+        "upstream_url = \"builtin:sandbox-bank\"",
+        "upstream_url = \"builtin:sandbox-bank\"\nrequire_bound_tokens = true",
+    );
+    assert!(parse(&ok).unwrap().environments[0].require_bound_tokens);
+}
