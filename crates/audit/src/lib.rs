@@ -8,6 +8,7 @@ pub mod event;
 mod log;
 pub mod merkle;
 pub mod query;
+pub mod retention;
 pub mod segment;
 mod verify;
 

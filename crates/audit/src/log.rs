@@ -148,7 +148,23 @@ impl AuditLog {
         let key = load_or_create_key_at(&key_file, &dir).map_err(io_err(&key_file))?;
         let mut frontier = Frontier::default();
         let mut leaves = Vec::new();
-        let segments = list_segments(&dir).map_err(io_err(&dir))?;
+        // Entries removed by retention live on as their leaf hashes.
+        let pruned =
+            crate::retention::read_pruned_leaves(&dir).map_err(|detail| AuditError::Corrupt {
+                path: dir.display().to_string(),
+                offset: 0,
+                detail,
+            })?;
+        for leaf in &pruned {
+            frontier.push(*leaf);
+        }
+        leaves.extend_from_slice(&pruned);
+        let pruned_count = pruned.len() as u64;
+        let segments: Vec<_> = list_segments(&dir)
+            .map_err(io_err(&dir))?
+            .into_iter()
+            .filter(|(first, _)| *first >= pruned_count)
+            .collect();
         let mut current: Option<(PathBuf, u64)> = None;
         let mut torn_tail: Option<(PathBuf, u64, u64)> = None;
         for (i, (first, path)) in segments.iter().enumerate() {
@@ -232,7 +248,8 @@ impl AuditLog {
             ..Committed::default()
         }));
         let (sender, receiver) = mpsc::channel();
-        let (segment_path, segment_len) = current.unwrap_or_else(|| (segment_path(&dir, 0), 0));
+        let (segment_path, segment_len) =
+            current.unwrap_or_else(|| (segment_path(&dir, frontier.size()), 0));
         let slots = Arc::new(Semaphore::new(config.queue_capacity));
         let mut writer = Writer {
             dir: dir.clone(),

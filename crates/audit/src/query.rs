@@ -61,10 +61,16 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
         .unwrap_or(MAX_QUERY_RESULTS)
         .min(MAX_QUERY_RESULTS);
     let mut out = Vec::new();
-    let segments = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pruned = crate::retention::read_manifest(dir)?.entries;
+    // Segments an interrupted prune already counted are not part of the log any more.
+    let segments: Vec<_> = list_segments(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .into_iter()
+        .filter(|(first, _)| *first >= pruned)
+        .collect();
     let count = segments.len();
     for (i, (_, path)) in segments.into_iter().enumerate() {
-        let (_, problem) = read_segment(&path, |frame| {
+        let problem = read_segment(&path, |frame| {
             if out.len() >= limit {
                 return Ok(());
             }
@@ -77,8 +83,13 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
                 });
             }
             Ok(())
-        })
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        });
+        let problem = match problem {
+            Ok((_, problem)) => problem,
+            // Removed by retention while this query ran: its entries are no longer kept.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
         match problem {
             None => {}
             Some(ReadProblem::TornTail { .. }) if i + 1 == count => {}

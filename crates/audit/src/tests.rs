@@ -405,3 +405,123 @@ async fn a_trusted_checkpoint_catches_truncation_with_its_checkpoints() {
         .to_string()
         .contains("signature"));
 }
+
+mod retention {
+    use super::*;
+    use crate::query::{query, Filter};
+    use crate::retention::{prune, read_manifest, PRUNED_LEAVES_FILE};
+
+    /// 20 entries at times T+0..T+19 in segments of about three entries.
+    async fn small_segments(dir: &Path) -> Vec<PathBuf> {
+        let log = AuditLog::open(AuditConfig {
+            segment_max_bytes: 900,
+            ..config(dir)
+        })
+        .unwrap();
+        for i in 0..20 {
+            log.append(&event(i)).await.unwrap();
+        }
+        log.close();
+        let segments: Vec<PathBuf> = list_segments(dir)
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        assert!(segments.len() >= 5, "{segments:?}");
+        segments
+    }
+
+    const T: i64 = 1_800_000_000_000;
+
+    #[tokio::test]
+    async fn pruning_keeps_every_checkpoint_verifiable_and_proofs_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = small_segments(dir.path()).await;
+        let report = prune(dir.path(), T + 10, None).unwrap();
+        assert!(
+            report.segments_removed >= 2 && report.entries_pruned >= 6,
+            "{report:?}"
+        );
+        assert!(
+            report.entries_pruned <= 10,
+            "an entry newer than the cutoff was pruned: {report:?}"
+        );
+        assert_eq!(
+            list_segments(dir.path()).unwrap().len(),
+            before.len() - report.segments_removed
+        );
+        assert_eq!(
+            read_manifest(dir.path()).unwrap().entries,
+            report.entries_pruned
+        );
+        let verified = verify_dir(dir.path(), None, None).unwrap();
+        assert_eq!(verified.entries, 20);
+        assert_eq!(verified.checkpoints, 1);
+
+        // Only retained entries can be read back.
+        let rows = query(dir.path(), &Filter::default()).unwrap();
+        assert_eq!(rows.len() as u64, 20 - report.entries_pruned);
+        assert_eq!(rows[0].index, report.entries_pruned);
+
+        // The log reopens, numbering continues, proofs still verify for retained entries.
+        let log = AuditLog::open(config(dir.path())).unwrap();
+        assert_eq!(log.append(&event(20)).await.unwrap(), 20);
+        let leaves = log.committed().leaves.clone();
+        log.close();
+        let root = root_of(&leaves);
+        let proof = inclusion_proof(19, &leaves).unwrap();
+        assert!(verify_inclusion(19, 21, &leaves[19], &proof, &root));
+        verify_dir(dir.path(), None, None).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tampering_with_kept_hashes_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        small_segments(dir.path()).await;
+        prune(dir.path(), T + 10, None).unwrap();
+        let path = dir.path().join(PRUNED_LEAVES_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[5] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert_fails(dir.path(), "does not match the entries");
+        bytes[5] ^= 1;
+        bytes.truncate(bytes.len() - 32);
+        fs::write(&path, &bytes).unwrap();
+        assert_fails(dir.path(), "the manifest counts");
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_prune_is_finished_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let segments = small_segments(dir.path()).await;
+        let first = fs::read(&segments[0]).unwrap();
+        prune(dir.path(), T + 10, None).unwrap();
+        // Crash after the manifest, before the file removal: the segment is back.
+        fs::write(&segments[0], &first).unwrap();
+        verify_dir(dir.path(), None, None).unwrap();
+        let rows = query(dir.path(), &Filter::default()).unwrap();
+        assert!(rows
+            .iter()
+            .all(|r| r.index >= read_manifest(dir.path()).unwrap().entries));
+        AuditLog::open(config(dir.path())).unwrap().close();
+        let again = prune(dir.path(), T + 10, None).unwrap();
+        assert_eq!(again.entries_pruned, 0);
+        assert!(!segments[0].exists());
+        verify_dir(dir.path(), None, None).unwrap();
+    }
+
+    #[tokio::test]
+    async fn archiving_moves_segments_instead_of_deleting_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = tempfile::tempdir().unwrap();
+        small_segments(dir.path()).await;
+        let report = prune(dir.path(), T + 100, Some(archive.path())).unwrap();
+        // Everything is older than the cutoff, but the newest segment is the writer's.
+        assert_eq!(list_segments(dir.path()).unwrap().len(), 1);
+        assert_eq!(
+            list_segments(archive.path()).unwrap().len(),
+            report.segments_removed
+        );
+        verify_dir(dir.path(), None, None).unwrap();
+    }
+}

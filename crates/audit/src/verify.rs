@@ -72,8 +72,19 @@ pub fn verify_dir(
         }
         Ok(())
     };
+    // Entries removed by retention count through their kept leaf hashes.
+    let pruned = crate::retention::read_pruned_leaves(dir).map_err(VerifyError)?;
+    for leaf in &pruned {
+        frontier.push(*leaf);
+        check_due(&frontier)?;
+    }
     let segments =
         list_segments(dir).map_err(|e| VerifyError(format!("{}: {e}", dir.display())))?;
+    // Segments already counted as pruned (an interrupted prune) are not part of the log.
+    let segments: Vec<_> = segments
+        .into_iter()
+        .filter(|(first, _)| *first >= pruned.len() as u64)
+        .collect();
     for (first, path) in &segments {
         if *first != frontier.size() {
             return Err(VerifyError(format!("{}: segment starts at entry {first}, expected {}: entries are missing or duplicated", path.display(), frontier.size())));

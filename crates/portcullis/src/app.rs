@@ -186,6 +186,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         SnapshotLoader::start(store.clone(), clock.clone()).await,
         "loading state"
     )?;
+    let mut tasks_early: Vec<JoinHandle<()>> = Vec::new();
     let audit_dir = config.data_dir.join("audit");
     let audit = Arc::new(ctx!(
         AuditLog::open(AuditConfig {
@@ -200,7 +201,16 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     )?);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
+    if let Some(days) = config.audit.retention_days {
+        tasks_early.push(spawn_retention(
+            audit.clone(),
+            clock.clone(),
+            days,
+            config.audit.archive_dir.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    let mut tasks = std::mem::take(&mut tasks_early);
     let limits = &config.limits;
     tasks.push(loader.spawn_poller(
         Duration::from_millis(limits.snapshot_poll_interval_ms),
@@ -348,5 +358,73 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         audit,
         shutdown,
         tasks,
+    })
+}
+
+/// Applies the retention period at start and then hourly, recording each prune in the log.
+fn spawn_retention(
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
+    days: u64,
+    archive_dir: Option<PathBuf>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let cutoff_ms = clock.now_ms() - (days as i64) * 86_400_000;
+            let (dir, archive) = (audit.dir().to_path_buf(), archive_dir.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                portcullis_audit::retention::prune(&dir, cutoff_ms, archive.as_deref())
+            })
+            .await;
+            match result {
+                Ok(Ok(report)) if report.segments_removed > 0 => {
+                    tracing::info!(
+                        segments = report.segments_removed,
+                        entries = report.entries_pruned,
+                        "audit retention applied"
+                    );
+                    let event = portcullis_audit::AuditEvent {
+                        time_ms: clock.now_ms(),
+                        kind: portcullis_audit::EventKind::AdminChange,
+                        environment: None,
+                        actor: portcullis_audit::Actor {
+                            admin: Some("system:retention".into()),
+                            ..Default::default()
+                        },
+                        action: "audit.retention.prune".into(),
+                        target: std::collections::BTreeMap::from([
+                            (
+                                "segments_removed".to_string(),
+                                report.segments_removed.to_string(),
+                            ),
+                            (
+                                "entries_pruned".to_string(),
+                                report.entries_pruned.to_string(),
+                            ),
+                            ("retention_days".to_string(), days.to_string()),
+                        ]),
+                        decision: portcullis_audit::Decision::Allow,
+                        reason: "allowed".into(),
+                        status: None,
+                        latency_us: None,
+                        source_ip: None,
+                        request_id: None,
+                        fields_removed: Vec::new(),
+                    };
+                    if let Err(e) = audit.append(&event).await {
+                        tracing::error!(error = %e, "retention not recorded");
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
+                Err(e) => tracing::error!(error = %e, "audit retention task failed"),
+            }
+        }
     })
 }

@@ -24,6 +24,18 @@ pub enum AuditCommand {
     },
     /// Print entries, filtered, as JSON Lines or CEF.
     Export(ExportArgs),
+    /// Remove (or archive) segments whose entries are all older than the given age; their
+    /// leaf hashes are kept so the log stays verifiable. Run while the system is stopped,
+    /// or let `audit.retention_days` do it.
+    Prune {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        older_than_days: u64,
+        /// Move segments here instead of deleting them.
+        #[arg(long)]
+        archive_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +113,26 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
             if public_key.is_none() {
                 println!("note: checked with the public key stored beside the log; pass --public-key with the key you hold");
             }
+            Ok(())
+        }
+        AuditCommand::Prune {
+            dir,
+            older_than_days,
+            archive_dir,
+        } => {
+            let dir = audit_dir(&dir);
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let cutoff = now_ms - older_than_days as i64 * 86_400_000;
+            let report = portcullis_audit::retention::prune(&dir, cutoff, archive_dir.as_deref())?;
+            println!(
+                "pruned {} entries in {} segments from {}",
+                report.entries_pruned,
+                report.segments_removed,
+                dir.display()
+            );
             Ok(())
         }
         AuditCommand::Export(args) => {

@@ -159,6 +159,11 @@ pub struct AuditSettings {
     /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
     /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).
     pub checkpoint_key_file: Option<PathBuf>,
+    /// Entries older than this many days are removed (their leaf hashes are kept, so the
+    /// log stays verifiable). Unset: kept forever.
+    pub retention_days: Option<u64>,
+    /// With retention, move old segments here instead of deleting them.
+    pub archive_dir: Option<PathBuf>,
     /// Only for measuring what the audit log costs: cannot be set from a config file.
     #[serde(skip)]
     pub off_for_benchmark: bool,
@@ -172,6 +177,8 @@ impl Default for AuditSettings {
             segment_max_bytes: 64 * 1024 * 1024,
             commit_delay_microseconds: 500,
             checkpoint_key_file: None,
+            retention_days: None,
+            archive_dir: None,
             off_for_benchmark: false,
         }
     }
@@ -219,6 +226,7 @@ impl Config {
             &mut self.tls.key_file,
             &mut self.tls.client_ca_file,
             &mut self.audit.checkpoint_key_file,
+            &mut self.audit.archive_dir,
         ]
         .into_iter()
         .flatten()
@@ -397,6 +405,37 @@ impl Config {
                     format!("{value} is outside {min}..={max}"),
                 );
             }
+        }
+        let a = &self.audit;
+        for (name, value, min, max) in [
+            (
+                "checkpoint_interval_seconds",
+                a.checkpoint_interval_seconds,
+                1,
+                3600,
+            ),
+            ("queue_capacity", a.queue_capacity as u64, 16, 1 << 22),
+            ("segment_max_bytes", a.segment_max_bytes, 1 << 20, 1 << 34),
+            (
+                "commit_delay_microseconds",
+                a.commit_delay_microseconds,
+                0,
+                10_000,
+            ),
+            ("retention_days", a.retention_days.unwrap_or(1), 1, 36_500),
+        ] {
+            if !(min..=max).contains(&value) {
+                err(
+                    format!("audit.{name}"),
+                    format!("{value} is outside {min}..={max}"),
+                );
+            }
+        }
+        if a.archive_dir.is_some() && a.retention_days.is_none() {
+            err(
+                "audit.archive_dir".into(),
+                "has no effect without audit.retention_days".into(),
+            );
         }
         if l.clock_leeway_seconds < 0 {
             err(

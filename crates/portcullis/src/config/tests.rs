@@ -117,3 +117,23 @@ fn bound_tokens_need_client_certificates() {
     );
     assert!(parse(&ok).unwrap().environments[0].require_bound_tokens);
 }
+
+#[test]
+fn audit_settings_are_checked() {
+    let bad = format!("{GOOD}\n[audit]\nqueue_capacity = 1\ncommit_delay_microseconds = 99999\nretention_days = 0\narchive_dir = \"x\"\n");
+    let err = parse(&bad).unwrap_err().to_string();
+    for expected in [
+        "audit.queue_capacity: 1 is outside",
+        "audit.commit_delay_microseconds",
+        "audit.retention_days: 0 is outside",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    }
+    let ok = format!("{GOOD}\n[audit]\nretention_days = 365\narchive_dir = \"archive\"\n");
+    assert_eq!(parse(&ok).unwrap().audit.retention_days, Some(365));
+    let lonely = format!("{GOOD}\n[audit]\narchive_dir = \"archive\"\n");
+    assert!(parse(&lonely)
+        .unwrap_err()
+        .to_string()
+        .contains("audit.archive_dir: has no effect"));
+}
