@@ -87,8 +87,7 @@ pub async fn inclusion(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin.require(AUDITORS)?;
     let body = {
-        let committed = state.audit().committed();
-        let leaves = &committed.leaves;
+        let leaves = committed_leaves(&state);
         if q.tree_size == 0 || q.tree_size > leaves.len() as u64 || q.index >= q.tree_size {
             return Err(bad(format!(
                 "need index < tree_size <= {} (the entries committed)",
