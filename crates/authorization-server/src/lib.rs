@@ -303,16 +303,28 @@ impl AuthorizationServer {
         verify_access_token(token, keys, &expect).ok()
     }
 
+    /// The common start of introspection and revocation (RFC 7662, RFC 7009): the form,
+    /// and the calling client, authenticated like at the token endpoint.
+    fn token_management_request(
+        &self,
+        request: &Request<Bytes>,
+        peer: Option<&PeerIdentity>,
+        outcome: &mut Outcome,
+    ) -> Result<(Form, Arc<Snapshot>, AuthenticatedClient), OAuthError> {
+        let form = Self::form(request)?;
+        let snapshot = self.snapshot.load_full();
+        let caller = self.authenticate_client(&snapshot, &form, peer)?;
+        outcome.authenticated(&caller);
+        Ok((form, snapshot, caller))
+    }
+
     fn introspect(
         &self,
         request: &Request<Bytes>,
         peer: Option<&PeerIdentity>,
         outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
-        let form = Self::form(request)?;
-        let snapshot = self.snapshot.load();
-        let caller = self.authenticate_client(&snapshot, &form, peer)?;
-        outcome.authenticated(&caller);
+        let (form, snapshot, caller) = self.token_management_request(request, peer, outcome)?;
         let token = form.require("token")?;
         let now = self.clock.now();
         // A client learns about its own tokens only; anything else is simply
@@ -355,10 +367,7 @@ impl AuthorizationServer {
         peer: Option<&PeerIdentity>,
         outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
-        let form = Self::form(request)?;
-        let snapshot = self.snapshot.load_full();
-        let caller = self.authenticate_client(&snapshot, &form, peer)?;
-        outcome.authenticated(&caller);
+        let (form, snapshot, caller) = self.token_management_request(request, peer, outcome)?;
         let token = form.require("token")?;
         if let Some(hint) = form.get("token_type_hint") {
             if hint != "access_token" {

@@ -289,19 +289,7 @@ async fn a_request_abandoned_by_its_client_is_still_audited() {
         body.len()
     );
     // Connect, send, and drop the connection before the (slow) upstream answers.
-    let addr = h
-        .gateway(Production)
-        .trim_start_matches("https://")
-        .to_string();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(h.tls(Some(ACME)));
-    let mut tls = connector
-        .connect(
-            rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
-            tcp,
-        )
-        .await
-        .unwrap();
+    let mut tls = h.tls_stream(Production, Some(ACME)).await;
     tokio::io::AsyncWriteExt::write_all(&mut tls, req.as_bytes())
         .await
         .unwrap();
@@ -343,21 +331,9 @@ async fn trickling_bodies_do_not_hold_audit_slots() {
     })
     .await;
     let acme = h.token_mtls(ACME).await;
-    let addr = h
-        .gateway(Production)
-        .trim_start_matches("https://")
-        .to_string();
     let mut slow = Vec::new();
     for i in 0..20 {
-        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let connector = tokio_rustls::TlsConnector::from(h.tls(Some(ACME)));
-        let mut tls = connector
-            .connect(
-                rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
-                tcp,
-            )
-            .await
-            .unwrap();
+        let mut tls = h.tls_stream(Production, Some(ACME)).await;
         let head = format!("POST /payments HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {acme}\r\nIdempotency-Key: slow-{i}\r\nContent-Length: 1000\r\n\r\n{{");
         tokio::io::AsyncWriteExt::write_all(&mut tls, head.as_bytes())
             .await

@@ -250,15 +250,24 @@ impl Harness {
         self.raw_as(env, None, request).await
     }
 
-    /// [`Self::raw`], presenting `cert_of`'s client certificate.
-    pub async fn raw_as(&self, env: Environment, cert_of: Option<&str>, request: &[u8]) -> String {
+    /// A TLS connection to `env`'s gateway, presenting `cert_of`'s certificate if given.
+    pub async fn tls_stream(
+        &self,
+        env: Environment,
+        cert_of: Option<&str>,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
         let addr = self.gateway(env).trim_start_matches("https://").to_string();
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let connector = tokio_rustls::TlsConnector::from(self.tls(cert_of));
-        let mut tls = connector
+        connector
             .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// [`Self::raw`], presenting `cert_of`'s client certificate.
+    pub async fn raw_as(&self, env: Environment, cert_of: Option<&str>, request: &[u8]) -> String {
+        let mut tls = self.tls_stream(env, cert_of).await;
         tls.write_all(request).await.unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
