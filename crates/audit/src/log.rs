@@ -266,6 +266,7 @@ impl AuditLog {
             last_checkpoint_at: Instant::now(),
             checkpointed_size: None,
             committed: committed.clone(),
+            acknowledger: spawn_acknowledger(),
         };
         sync_dir(&dir)?;
         let handle = std::thread::Builder::new()
@@ -353,6 +354,19 @@ impl Drop for AuditLog {
     }
 }
 
+/// Runs inside the current async runtime, if there is one.
+fn spawn_acknowledger(
+) -> Option<tokio::sync::mpsc::UnboundedSender<Vec<(oneshot::Sender<u64>, u64)>>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let (sender, mut batches) = tokio::sync::mpsc::unbounded_channel();
+    runtime.spawn(async move {
+        while let Some(acks) = batches.recv().await {
+            acknowledge(acks);
+        }
+    });
+    Some(sender)
+}
+
 fn open_append(path: &Path) -> Result<File, AuditError> {
     OpenOptions::new()
         .create(true)
@@ -383,6 +397,14 @@ fn fatal(what: &str, path: &Path, e: &std::io::Error) -> ! {
     std::process::abort();
 }
 
+/// Tells each appender its entry is durable. An appender that went away (its client
+/// disconnected) is simply not told; the entry stays.
+fn acknowledge(acks: Vec<(oneshot::Sender<u64>, u64)>) {
+    for (ack, index) in acks {
+        let _ = ack.send(index);
+    }
+}
+
 /// Entries in one write and fsync at most.
 const MAX_BATCH: usize = 65_536;
 
@@ -403,6 +425,8 @@ struct Writer {
     last_checkpoint_at: Instant,
     checkpointed_size: Option<u64>,
     committed: Arc<Mutex<Committed>>,
+    /// A task inside the async runtime that acknowledges whole batches.
+    acknowledger: Option<tokio::sync::mpsc::UnboundedSender<Vec<(oneshot::Sender<u64>, u64)>>>,
 }
 
 impl Writer {
@@ -476,9 +500,20 @@ impl Writer {
             committed.commits += 1;
             committed.entries_since_open += leaves.len() as u64;
         }
-        for (i, pending) in batch.drain(..).enumerate() {
-            // The appender may have gone away (client disconnected); the entry stays.
-            let _ = pending.committed.send(first_index + i as u64);
+        let acks: Vec<(oneshot::Sender<u64>, u64)> = batch
+            .drain(..)
+            .enumerate()
+            .map(|(i, pending)| (pending.committed, first_index + i as u64))
+            .collect();
+        match &self.acknowledger {
+            // One wake-up of the runtime per batch; the acknowledger then wakes the
+            // appenders from inside it, where waking a task is cheap.
+            Some(acknowledger) => {
+                if let Err(tokio::sync::mpsc::error::SendError(acks)) = acknowledger.send(acks) {
+                    acknowledge(acks);
+                }
+            }
+            None => acknowledge(acks),
         }
     }
 
