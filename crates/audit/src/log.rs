@@ -355,8 +355,7 @@ impl Drop for AuditLog {
 }
 
 /// Runs inside the current async runtime, if there is one.
-fn spawn_acknowledger(
-) -> Option<tokio::sync::mpsc::UnboundedSender<Vec<(oneshot::Sender<u64>, u64)>>> {
+fn spawn_acknowledger() -> Option<tokio::sync::mpsc::UnboundedSender<Acks>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     let (sender, mut batches) = tokio::sync::mpsc::unbounded_channel();
     runtime.spawn(async move {
@@ -397,9 +396,12 @@ fn fatal(what: &str, path: &Path, e: &std::io::Error) -> ! {
     std::process::abort();
 }
 
+/// Appenders to tell, with the index each entry got.
+type Acks = Vec<(oneshot::Sender<u64>, u64)>;
+
 /// Tells each appender its entry is durable. An appender that went away (its client
 /// disconnected) is simply not told; the entry stays.
-fn acknowledge(acks: Vec<(oneshot::Sender<u64>, u64)>) {
+fn acknowledge(acks: Acks) {
     for (ack, index) in acks {
         let _ = ack.send(index);
     }
@@ -426,7 +428,7 @@ struct Writer {
     checkpointed_size: Option<u64>,
     committed: Arc<Mutex<Committed>>,
     /// A task inside the async runtime that acknowledges whole batches.
-    acknowledger: Option<tokio::sync::mpsc::UnboundedSender<Vec<(oneshot::Sender<u64>, u64)>>>,
+    acknowledger: Option<tokio::sync::mpsc::UnboundedSender<Acks>>,
 }
 
 impl Writer {
@@ -500,7 +502,7 @@ impl Writer {
             committed.commits += 1;
             committed.entries_since_open += leaves.len() as u64;
         }
-        let acks: Vec<(oneshot::Sender<u64>, u64)> = batch
+        let acks: Acks = batch
             .drain(..)
             .enumerate()
             .map(|(i, pending)| (pending.committed, first_index + i as u64))
