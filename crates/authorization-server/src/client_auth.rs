@@ -14,6 +14,16 @@ use crate::form::Form;
 use crate::replay::ReplayVerdict;
 use crate::AuthorizationServer;
 
+/// The one answer for every failure before the client has proven who it is, so that
+/// answers cannot be used to learn which client ids exist or how they authenticate. The
+/// specific reason goes to the log, where the operator can find it by request id.
+pub const AUTHENTICATION_FAILED: &str = "client authentication failed";
+
+fn authentication_failed(reason: &str) -> OAuthError {
+    tracing::info!(%reason, "client authentication failed");
+    OAuthError::invalid_client(AUTHENTICATION_FAILED)
+}
+
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 #[derive(Debug, Deserialize)]
@@ -85,11 +95,11 @@ impl AuthorizationServer {
     ) -> Result<&'s ClientEntry, OAuthError> {
         match snapshot.client(client_id) {
             Some(entry) if entry.client.auth_method == method => Ok(entry),
-            Some(_) => Err(OAuthError::invalid_client(format!(
-                "this client is registered for another authentication method than {}",
+            Some(_) => Err(authentication_failed(&format!(
+                "client registered for another method than {}",
                 method.as_str()
             ))),
-            None => Err(OAuthError::invalid_client("unknown client")),
+            None => Err(authentication_failed("unknown client")),
         }
     }
 
@@ -128,11 +138,11 @@ impl AuthorizationServer {
                 _ => false,
             })
             .ok_or_else(|| {
-                OAuthError::invalid_client("no registered key matches the assertion kid/alg")
+                authentication_failed("no registered key matches the assertion kid/alg")
             })?;
         let payload = jws
             .verify(key)
-            .map_err(|_| OAuthError::invalid_client("client_assertion signature is invalid"))?;
+            .map_err(|_| authentication_failed("client_assertion signature is invalid"))?;
         let claims: AssertionClaims = serde_json::from_slice(&payload).map_err(|_| {
             OAuthError::invalid_client("client_assertion must carry iss, sub, aud, exp and jti")
         })?;
@@ -188,9 +198,9 @@ impl AuthorizationServer {
             ReplayVerdict::Replayed => Err(OAuthError::invalid_client(
                 "client_assertion jti has already been used",
             )),
-            ReplayVerdict::Full => Err(OAuthError::new(
-                crate::error::OAuthErrorCode::ServerError,
-                "too many assertions in flight; retry shortly",
+            // The client's own doing (and only its own): say so, not 500.
+            ReplayVerdict::Full => Err(OAuthError::invalid_request(
+                "too many unexpired client assertions for this client; reuse your access token until it expires",
             )),
         }
     }
@@ -214,8 +224,8 @@ impl AuthorizationServer {
         let entry = self.registered(snapshot, client_id, ClientAuthMethod::TlsClientAuth)?;
         match entry.client.tls_subject_dn.as_deref() {
             Some(dn) if dn == peer.subject_dn => Ok(client_id.to_string()),
-            _ => Err(OAuthError::invalid_client(
-                "the client certificate subject does not match the registered subject",
+            _ => Err(authentication_failed(
+                "certificate subject does not match the registration",
             )),
         }
     }

@@ -84,6 +84,7 @@ impl AuthorizationServer {
             snapshot: loader.snapshot(),
             loader,
             clock,
+            // Per client: far above any legitimate rate, since tokens live 300 s.
             replay: ReplayCache::new(100_000),
         }
     }

@@ -5,26 +5,29 @@ use std::sync::Mutex;
 
 use portcullis_core::clock::UnixSeconds;
 
-/// Remembers each (client, jti) until the assertion expires. Bounded: when full, expired
-/// entries are dropped first; if still full, new assertions are refused rather than
-/// forgetting live ones, which would reopen replay.
+/// Remembers each client's assertion ids until they expire. Bounded per client: when a
+/// client's share is full of live ids, that client's new assertions are refused rather
+/// than live ids forgotten (which would reopen replay), and no other client is affected.
+/// Only authenticated clients in good standing reach the cache, so the number of clients
+/// is bounded by the registrations.
 pub struct ReplayCache {
-    seen: Mutex<HashMap<(String, String), UnixSeconds>>,
-    capacity: usize,
+    seen: Mutex<HashMap<String, HashMap<String, UnixSeconds>>>,
+    per_client: usize,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReplayVerdict {
     Fresh,
     Replayed,
+    /// This client has too many live assertions.
     Full,
 }
 
 impl ReplayCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(per_client: usize) -> Self {
         Self {
             seen: Mutex::new(HashMap::new()),
-            capacity,
+            per_client,
         }
     }
 
@@ -35,23 +38,18 @@ impl ReplayCache {
         expires_at: UnixSeconds,
         now: UnixSeconds,
     ) -> ReplayVerdict {
-        let mut seen = match self.seen.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let key = (client_id.to_string(), jti.to_string());
-        if let Some(&exp) = seen.get(&key) {
-            if exp >= now {
-                return ReplayVerdict::Replayed;
-            }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let ids = seen.entry(client_id.to_string()).or_default();
+        if ids.get(jti).is_some_and(|&exp| exp >= now) {
+            return ReplayVerdict::Replayed;
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, exp| *exp >= now);
-            if seen.len() >= self.capacity {
+        if ids.len() >= self.per_client {
+            ids.retain(|_, exp| *exp >= now);
+            if ids.len() >= self.per_client {
                 return ReplayVerdict::Full;
             }
         }
-        seen.insert(key, expires_at);
+        ids.insert(jti.to_string(), expires_at);
         ReplayVerdict::Fresh
     }
 }
@@ -61,7 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_reuse_until_expiry_and_stays_bounded() {
+    fn refuses_reuse_until_expiry_and_bounds_each_client_alone() {
         let cache = ReplayCache::new(2);
         assert_eq!(
             cache.check_and_record("c", "j1", 100, 50),
@@ -72,16 +70,22 @@ mod tests {
             ReplayVerdict::Replayed
         );
         assert_eq!(
-            cache.check_and_record("other", "j1", 100, 60),
+            cache.check_and_record("c", "j2", 100, 60),
             ReplayVerdict::Fresh
         );
         assert_eq!(
-            cache.check_and_record("c", "j2", 100, 60),
+            cache.check_and_record("c", "j3", 100, 60),
             ReplayVerdict::Full
         );
-        // Once the first two expire there is room again.
+        // A flooding client does not lock out another.
         assert_eq!(
-            cache.check_and_record("c", "j2", 300, 150),
+            cache.check_and_record("other", "j1", 100, 60),
+            ReplayVerdict::Fresh
+        );
+        // Once its ids expire there is room again, and expired ids may not be replayed
+        // anyway because the assertion itself has expired by then.
+        assert_eq!(
+            cache.check_and_record("c", "j3", 300, 150),
             ReplayVerdict::Fresh
         );
     }

@@ -432,6 +432,15 @@ impl Gateway {
             decision.reason = "insufficient_scope";
             return Err(Problem::insufficient_scope(&operation.scope));
         }
+        // The grant as it is now, not as it was at issuance: a reduced grant applies to
+        // tokens already in circulation.
+        let still_granted = snapshot
+            .grant(&claims.partner_id, self.environment)
+            .is_some_and(|g| g.scopes.iter().any(|s| s == &operation.scope));
+        if !still_granted {
+            decision.reason = "scope_withdrawn";
+            return Err(Problem::insufficient_scope(&operation.scope));
+        }
         if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key")
         {
             decision.reason = "missing_idempotency_key";

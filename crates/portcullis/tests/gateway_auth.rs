@@ -121,7 +121,7 @@ async fn a_bound_token_with_another_partners_certificate_is_refused() {
         .send(req)
         .await
         .unwrap();
-    assert_oauth_error(&r, 401, "invalid_client", "subject does not match");
+    assert_oauth_error(&r, 401, "invalid_client", "client authentication failed");
     h.stop().await;
 }
 
@@ -387,6 +387,38 @@ async fn an_environment_can_require_certificate_bound_tokens() {
     // mTLS partners are unaffected.
     assert_eq!(
         h.get(Production, "/accounts", Some(&acme), Some(ACME))
+            .await
+            .status(),
+        200
+    );
+    h.stop().await;
+}
+
+/// Reducing a grant takes effect on tokens already issued, without a restart.
+#[tokio::test]
+async fn a_reduced_grant_applies_to_tokens_already_issued() {
+    let h = Harness::start().await;
+    let customer = h.s("/sample/customer_id");
+    let finch = h.token_jwt(FINCH, Production).await;
+    let kyc = format!("/customers/{customer}/kyc");
+    assert_eq!(
+        h.get(Production, &kyc, Some(&finch), None).await.status(),
+        200
+    );
+    let running = h.running();
+    let mut grant = running
+        .store
+        .get_grant("finch-lending", Production)
+        .await
+        .unwrap();
+    grant.scopes.retain(|s| s != "kyc:read");
+    running.store.put_grant(&grant).await.unwrap();
+    running.loader.reload().await.unwrap();
+    let r = h.get(Production, &kyc, Some(&finch), None).await;
+    assert_eq!(r.status(), 403);
+    // Scopes still granted keep working with the same token.
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&finch), None)
             .await
             .status(),
         200
