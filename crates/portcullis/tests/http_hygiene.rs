@@ -348,3 +348,46 @@ async fn trickling_bodies_do_not_hold_audit_slots() {
     drop(slow);
     h.stop().await;
 }
+
+/// An idle keep-alive connection is closed once the header timeout passes, so idle
+/// clients cannot hold connections (and file descriptors) forever.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let h = with_echo(5).await;
+    let token = h.token_jwt(FINCH, Production).await;
+    let mut tls = h.tls_stream(Production, None).await;
+    let req = format!("GET /accounts HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tls, req.as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::io::AsyncReadExt::read(&mut tls, &mut buf)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Now idle. The header timeout is 1 s in this harness.
+    let started = Instant::now();
+    let closed = loop {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut tls, &mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(_)) => continue,
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        closed,
+        "idle connection still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+    h.stop().await;
+}
