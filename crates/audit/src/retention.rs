@@ -76,7 +76,18 @@ pub fn prune(
     cutoff_ms: i64,
     archive_dir: Option<&Path>,
 ) -> Result<PruneReport, String> {
+    // One prune at a time (the hourly task and the CLI could otherwise interleave).
+    let lock_path = dir.join("prune.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
     let manifest = read_manifest(dir)?;
+    // A leaves file shorter than the manifest says is damage, never padded over.
+    read_pruned_leaves(dir)?;
     let segments = list_segments(dir).map_err(io(dir))?;
     let mut report = PruneReport::default();
     let mut pruned_through = manifest.entries;

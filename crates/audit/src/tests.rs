@@ -88,6 +88,7 @@ async fn entries_survive_reopen_and_verify() {
         report,
         VerifyReport {
             entries: 11,
+            pruned: 0,
             checkpoints: 2,
             unsigned_tail: 0
         }
@@ -396,6 +397,34 @@ async fn a_trusted_checkpoint_catches_truncation_with_its_checkpoints() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("truncated"), "{err}");
+
+    // A checkpoint of size 0 cannot park the comparison of those after it.
+    let key = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(
+        &fs::read(dir.path().join(crate::checkpoint::SIGNING_KEY_FILE)).unwrap(),
+    )
+    .unwrap();
+    let empty = crate::checkpoint::Checkpoint::sign(&key, 0, &crate::merkle::empty_root(), 0);
+    rewrite(dir.path(), &events);
+    fs::write(
+        dir.path().join(CHECKPOINTS_FILE),
+        format!(
+            "{}\n{}\n",
+            serde_json::to_string(&empty).unwrap(),
+            serde_json::to_string(&trusted).unwrap()
+        ),
+    )
+    .unwrap();
+    assert!(verify_dir(dir.path(), None, Some(&trusted))
+        .unwrap_err()
+        .to_string()
+        .contains("empty tree"));
+
+    fs::write(
+        dir.path().join(CHECKPOINTS_FILE),
+        serde_json::to_string(&trusted).unwrap() + "\n",
+    )
+    .unwrap();
+    verify_dir(dir.path(), None, Some(&trusted)).unwrap();
 
     // A forged "trusted" checkpoint is refused.
     let mut forged = trusted.clone();

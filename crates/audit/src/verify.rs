@@ -10,6 +10,8 @@ use crate::segment::{list_segments, read_segment, ReadProblem};
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     pub entries: u64,
+    /// Entries removed by retention, verified through their kept leaf hashes only.
+    pub pruned: u64,
     pub checkpoints: u64,
     /// Entries written after the last checkpoint: intact, but not yet covered by a
     /// signature.
@@ -81,10 +83,28 @@ pub fn verify_dir(
     let segments =
         list_segments(dir).map_err(|e| VerifyError(format!("{}: {e}", dir.display())))?;
     // Segments already counted as pruned (an interrupted prune) are not part of the log.
-    let segments: Vec<_> = segments
+    // Segments already counted as pruned (an interrupted prune) must match the kept
+    // hashes exactly; they are not otherwise part of the log.
+    let (leftover, segments): (Vec<_>, Vec<_>) = segments
         .into_iter()
-        .filter(|(first, _)| *first >= pruned.len() as u64)
-        .collect();
+        .partition(|(first, _)| *first < pruned.len() as u64);
+    for (_, path) in &leftover {
+        let mut mismatch = None;
+        read_segment(path, |frame| {
+            if pruned.get(frame.index as usize) != Some(&frame.leaf) {
+                mismatch = Some(frame.index);
+                return Err("mismatch".into());
+            }
+            Ok(())
+        })
+        .map_err(|e| VerifyError(format!("{}: {e}", path.display())))?;
+        if let Some(index) = mismatch {
+            return Err(VerifyError(format!(
+                "{}: entry {index} does not match the hash kept when it was pruned",
+                path.display()
+            )));
+        }
+    }
     for (first, path) in &segments {
         if *first != frontier.size() {
             return Err(VerifyError(format!("{}: segment starts at entry {first}, expected {}: entries are missing or duplicated", path.display(), frontier.size())));
@@ -134,6 +154,13 @@ pub fn verify_dir(
             cp.tree_size
         )));
     }
+    // Every checkpoint must have been compared with the entries, not just signed.
+    if verified_checkpoints != checkpoints.len() as u64 {
+        return Err(VerifyError(format!(
+            "only {verified_checkpoints} of {} checkpoints could be matched against the entries",
+            checkpoints.len()
+        )));
+    }
     for (i, cp) in checkpoints.iter().enumerate() {
         if !cp.verify(&key) {
             return Err(VerifyError(format!(
@@ -144,6 +171,7 @@ pub fn verify_dir(
     }
     let last = checkpoints.last().map(|c| c.tree_size).unwrap_or(0);
     Ok(VerifyReport {
+        pruned: pruned.len() as u64,
         entries,
         checkpoints: verified_checkpoints,
         unsigned_tail: entries - last,
@@ -161,6 +189,13 @@ fn read_checkpoints(dir: &Path) -> Result<Vec<Checkpoint>, VerifyError> {
     for (i, line) in text.lines().enumerate() {
         let cp: Checkpoint = serde_json::from_str(line)
             .map_err(|e| VerifyError(format!("{} line {}: {e}", path.display(), i + 1)))?;
+        if cp.tree_size == 0 {
+            return Err(VerifyError(format!(
+                "{} line {}: a checkpoint of an empty tree is never written",
+                path.display(),
+                i + 1
+            )));
+        }
         if out.last().is_some_and(|prev| prev.tree_size > cp.tree_size) {
             return Err(VerifyError(format!(
                 "{} line {}: checkpoints go backwards",

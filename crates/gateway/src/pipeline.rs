@@ -158,12 +158,17 @@ impl Gateway {
         request: Request<Incoming>,
         conn: Arc<ConnectionInfo>,
     ) -> Response<ResponseBody> {
-        let task = tokio::spawn(async move { self.handle(request, &conn).await });
+        let gateway = self.clone();
+        let task = tokio::spawn(async move { gateway.handle(request, &conn).await });
         match task.await {
             Ok(response) => response,
             Err(e) => {
-                tracing::error!(error = %e, "request task failed");
-                Problem::internal().into_response::<Bytes>("-").map(full)
+                let request_id = uuid::Uuid::new_v4().simple().to_string();
+                tracing::error!(%request_id, error = %e, "request task failed");
+                let response = Problem::internal()
+                    .into_response::<Bytes>(&request_id)
+                    .map(full);
+                self.finish(response, &request_id, &request_id)
             }
         }
     }

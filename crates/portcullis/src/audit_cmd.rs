@@ -107,6 +107,9 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
                 report.checkpoints,
                 report.unsigned_tail
             );
+            if report.pruned > 0 {
+                println!("{} of those entries were removed by retention and checked through their kept hashes", report.pruned);
+            }
             if trusted.is_none() {
                 println!("note: without --trusted-checkpoint this proves internal consistency only; pass a checkpoint you kept to rule out truncation or rewriting");
             }

@@ -65,7 +65,7 @@ fn request(rng: &mut Rng, token: &str) -> Vec<u8> {
         "\u{7f}",
     ]);
     let mut body = rng.bytes(300);
-    if rng.next() % 3 == 0 {
+    if rng.next().is_multiple_of(3) {
         body = b"grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=a.b.c".to_vec();
     }
     let mut out = format!(
@@ -74,7 +74,7 @@ fn request(rng: &mut Rng, token: &str) -> Vec<u8> {
     )
     .into_bytes();
     out.extend_from_slice(&body);
-    if rng.next() % 10 == 0 {
+    if rng.next().is_multiple_of(10) {
         out = rng.bytes(200); // not HTTP at all
     }
     out
