@@ -124,6 +124,8 @@ pub struct Committed {
 
 pub struct AuditLog {
     dir: PathBuf,
+    /// Held while the log is open.
+    _writer_lock: File,
     capacity: usize,
     slots: Arc<Semaphore>,
     sender: Mutex<Option<mpsc::Sender<Pending>>>,
@@ -138,6 +140,18 @@ impl AuditLog {
     pub fn open(config: AuditConfig) -> Result<Self, AuditError> {
         let dir = config.dir.clone();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        // One writer per log, across processes: two would interleave frames.
+        let lock_path = dir.join("writer.lock");
+        let writer_lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        writer_lock.try_lock().map_err(|_| AuditError::Io {
+            path: lock_path.display().to_string(),
+            source: std::io::Error::other("another process is writing this audit log"),
+        })?;
         let key_file = config
             .checkpoint_key_file
             .clone()
@@ -275,6 +289,7 @@ impl AuditLog {
             .map_err(io_err(&dir))?;
         Ok(Self {
             dir,
+            _writer_lock: writer_lock,
             capacity: config.queue_capacity,
             slots,
             sender: Mutex::new(Some(sender)),

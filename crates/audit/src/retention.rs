@@ -69,13 +69,30 @@ pub fn read_pruned_leaves(dir: &Path) -> Result<Vec<Hash>, String> {
         .collect())
 }
 
-/// Removes segments at the start of the log whose every entry is older than `cutoff_ms`,
-/// never the newest segment (the writer's). With `archive_dir`, segments are moved there.
-pub fn prune(
-    dir: &Path,
-    cutoff_ms: i64,
-    archive_dir: Option<&Path>,
-) -> Result<PruneReport, String> {
+/// What a prune will do, decided under the prune lock (held until it is applied).
+pub struct PrunePlan {
+    _lock: fs::File,
+    manifest: PrunedManifest,
+    pruned_through: u64,
+    removable: Vec<PathBuf>,
+    new_leaves: Vec<Hash>,
+}
+
+impl PrunePlan {
+    /// The count of pruned entries once applied: what must be recorded in the log first.
+    pub fn pruned_through(&self) -> u64 {
+        self.pruned_through
+    }
+
+    /// Whether applying it prunes any new entries (leftover files alone need no record).
+    pub fn prunes_entries(&self) -> bool {
+        !self.new_leaves.is_empty()
+    }
+}
+
+/// Plans removing segments at the start of the log whose every entry is older than
+/// `cutoff_ms`, never the newest segment (the writer's).
+pub fn plan(dir: &Path, cutoff_ms: i64) -> Result<PrunePlan, String> {
     // One prune at a time (the hourly task and the CLI could otherwise interleave).
     let lock_path = dir.join("prune.lock");
     let lock = OpenOptions::new()
@@ -89,7 +106,6 @@ pub fn prune(
     // A leaves file shorter than the manifest says is damage, never padded over.
     read_pruned_leaves(dir)?;
     let segments = list_segments(dir).map_err(io(dir))?;
-    let mut report = PruneReport::default();
     let mut pruned_through = manifest.entries;
     let mut removable: Vec<PathBuf> = Vec::new();
     let mut new_leaves: Vec<Hash> = Vec::new();
@@ -128,6 +144,30 @@ pub fn prune(
         new_leaves.extend(leaves);
         removable.push(path.clone());
     }
+    Ok(PrunePlan {
+        _lock: lock,
+        manifest,
+        pruned_through,
+        removable,
+        new_leaves,
+    })
+}
+
+/// Applies a plan whose `pruned_through` is already recorded in the log (see
+/// [`RETENTION_ACTION`]). With `archive_dir`, segments are moved there.
+pub fn apply(
+    dir: &Path,
+    plan: PrunePlan,
+    archive_dir: Option<&Path>,
+) -> Result<PruneReport, String> {
+    let PrunePlan {
+        _lock,
+        manifest,
+        pruned_through,
+        removable,
+        new_leaves,
+    } = plan;
+    let mut report = PruneReport::default();
     if !new_leaves.is_empty() {
         let path = dir.join(PRUNED_LEAVES_FILE);
         let mut file = OpenOptions::new()
@@ -185,4 +225,65 @@ pub fn prune(
             .map_err(io(dir))?;
     }
     Ok(report)
+}
+
+/// The audit action that records a prune; its `pruned_through` target binds the pruned
+/// manifest to the signed log.
+pub const RETENTION_ACTION: &str = "audit.retention.prune";
+
+/// The entry that records a prune, written (durably) before the prune is applied.
+pub fn retention_event(time_ms: i64, plan: &PrunePlan, actor: &str) -> AuditEvent {
+    AuditEvent {
+        time_ms,
+        kind: crate::event::EventKind::AdminChange,
+        environment: None,
+        actor: crate::event::Actor {
+            admin: Some(actor.to_string()),
+            ..Default::default()
+        },
+        action: RETENTION_ACTION.to_string(),
+        target: std::collections::BTreeMap::from([
+            (
+                "pruned_through".to_string(),
+                plan.pruned_through.to_string(),
+            ),
+            (
+                "entries_pruned".to_string(),
+                (plan.pruned_through - plan.manifest.entries).to_string(),
+            ),
+        ]),
+        decision: crate::event::Decision::Allow,
+        reason: "allowed".into(),
+        status: None,
+        latency_us: None,
+        source_ip: None,
+        request_id: None,
+        fields_removed: Vec::new(),
+    }
+}
+
+/// Plans, records and applies a prune through `log` (which must be the log in `dir`).
+pub async fn prune_recorded(
+    log: &crate::AuditLog,
+    time_ms: i64,
+    cutoff_ms: i64,
+    archive_dir: Option<&Path>,
+    actor: &str,
+) -> Result<PruneReport, String> {
+    let dir = log.dir().to_path_buf();
+    let planned = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || plan(&dir, cutoff_ms))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    if planned.prunes_entries() {
+        log.append(&retention_event(time_ms, &planned, actor))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let archive = archive_dir.map(Path::to_path_buf);
+    tokio::task::spawn_blocking(move || apply(&dir, planned, archive.as_deref()))
+        .await
+        .map_err(|e| e.to_string())?
 }

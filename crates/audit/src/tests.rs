@@ -438,7 +438,20 @@ async fn a_trusted_checkpoint_catches_truncation_with_its_checkpoints() {
 mod retention {
     use super::*;
     use crate::query::{query, Filter};
-    use crate::retention::{prune, read_manifest, PRUNED_LEAVES_FILE};
+    use crate::retention::{read_manifest, PruneReport, PRUNED_LEAVES_FILE};
+
+    /// Prunes a closed log the way the system does: planned, recorded in the log, applied.
+    async fn prune(
+        dir: &Path,
+        cutoff_ms: i64,
+        archive: Option<&Path>,
+    ) -> Result<PruneReport, String> {
+        let log = AuditLog::open(config(dir)).map_err(|e| e.to_string())?;
+        let report =
+            crate::retention::prune_recorded(&log, T + 1_000_000, cutoff_ms, archive, "test").await;
+        log.close();
+        report
+    }
 
     /// 20 entries at times T+0..T+19 in segments of about three entries.
     async fn small_segments(dir: &Path) -> Vec<PathBuf> {
@@ -466,7 +479,7 @@ mod retention {
     async fn pruning_keeps_every_checkpoint_verifiable_and_proofs_working() {
         let dir = tempfile::tempdir().unwrap();
         let before = small_segments(dir.path()).await;
-        let report = prune(dir.path(), T + 10, None).unwrap();
+        let report = prune(dir.path(), T + 10, None).await.unwrap();
         assert!(
             report.segments_removed >= 2 && report.entries_pruned >= 6,
             "{report:?}"
@@ -484,30 +497,65 @@ mod retention {
             report.entries_pruned
         );
         let verified = verify_dir(dir.path(), None, None).unwrap();
-        assert_eq!(verified.entries, 20);
-        assert_eq!(verified.checkpoints, 1);
+        // The 20 entries and the prune's own record.
+        assert_eq!(verified.entries, 21);
+        assert_eq!(verified.pruned, report.entries_pruned);
 
         // Only retained entries can be read back.
         let rows = query(dir.path(), &Filter::default()).unwrap();
-        assert_eq!(rows.len() as u64, 20 - report.entries_pruned);
+        assert_eq!(rows.len() as u64, 21 - report.entries_pruned);
+        assert_eq!(
+            rows.last().unwrap().event.action,
+            crate::retention::RETENTION_ACTION
+        );
         assert_eq!(rows[0].index, report.entries_pruned);
 
         // The log reopens, numbering continues, proofs still verify for retained entries.
         let log = AuditLog::open(config(dir.path())).unwrap();
-        assert_eq!(log.append(&event(20)).await.unwrap(), 20);
+        assert_eq!(log.append(&event(21)).await.unwrap(), 21);
         let leaves = log.committed().leaves.clone();
         log.close();
         let root = root_of(&leaves);
         let proof = inclusion_proof(19, &leaves).unwrap();
-        assert!(verify_inclusion(19, 21, &leaves[19], &proof, &root));
+        assert!(verify_inclusion(19, 22, &leaves[19], &proof, &root));
         verify_dir(dir.path(), None, None).unwrap();
+    }
+
+    /// An insider who marks a middle segment as pruned (adding its true hashes) is caught:
+    /// no prune recorded in the signed log covers that count.
+    #[tokio::test]
+    async fn a_manifest_edited_to_hide_segments_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let segments = small_segments(dir.path()).await;
+        prune(dir.path(), T + 4, None).await.unwrap();
+        let manifest = read_manifest(dir.path()).unwrap();
+        let hidden = list_segments(dir.path()).unwrap()[0].clone();
+        let mut extra = Vec::new();
+        crate::segment::read_segment(&hidden.1, |f| {
+            extra.extend_from_slice(&f.leaf);
+            Ok(())
+        })
+        .unwrap();
+        let path = dir.path().join(PRUNED_LEAVES_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes.extend_from_slice(&extra);
+        fs::write(&path, &bytes).unwrap();
+        let through = manifest.entries + extra.len() as u64 / 32;
+        fs::write(
+            dir.path().join("pruned.json"),
+            format!("{{\"entries\":{through}}}"),
+        )
+        .unwrap();
+        fs::remove_file(&hidden.1).unwrap();
+        assert_fails(dir.path(), "no recorded prune in the log covers");
+        assert!(segments.len() > 2);
     }
 
     #[tokio::test]
     async fn tampering_with_kept_hashes_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         small_segments(dir.path()).await;
-        prune(dir.path(), T + 10, None).unwrap();
+        prune(dir.path(), T + 10, None).await.unwrap();
         let path = dir.path().join(PRUNED_LEAVES_FILE);
         let mut bytes = fs::read(&path).unwrap();
         bytes[5] ^= 1;
@@ -524,7 +572,7 @@ mod retention {
         let dir = tempfile::tempdir().unwrap();
         let segments = small_segments(dir.path()).await;
         let first = fs::read(&segments[0]).unwrap();
-        prune(dir.path(), T + 10, None).unwrap();
+        prune(dir.path(), T + 10, None).await.unwrap();
         // Crash after the manifest, before the file removal: the segment is back.
         fs::write(&segments[0], &first).unwrap();
         verify_dir(dir.path(), None, None).unwrap();
@@ -533,7 +581,7 @@ mod retention {
             .iter()
             .all(|r| r.index >= read_manifest(dir.path()).unwrap().entries));
         AuditLog::open(config(dir.path())).unwrap().close();
-        let again = prune(dir.path(), T + 10, None).unwrap();
+        let again = prune(dir.path(), T + 10, None).await.unwrap();
         assert_eq!(again.entries_pruned, 0);
         assert!(!segments[0].exists());
         verify_dir(dir.path(), None, None).unwrap();
@@ -544,7 +592,9 @@ mod retention {
         let dir = tempfile::tempdir().unwrap();
         let archive = tempfile::tempdir().unwrap();
         small_segments(dir.path()).await;
-        let report = prune(dir.path(), T + 100, Some(archive.path())).unwrap();
+        let report = prune(dir.path(), T + 100, Some(archive.path()))
+            .await
+            .unwrap();
         // Everything is older than the cutoff, but the newest segment is the writer's.
         assert_eq!(list_segments(dir.path()).unwrap().len(), 1);
         assert_eq!(

@@ -58,6 +58,7 @@ pub fn verify_dir(
     let mut pending = checkpoints.iter().peekable();
     let mut frontier = Frontier::default();
     let mut verified_checkpoints = 0u64;
+    let mut recorded_prunes: Vec<u64> = Vec::new();
     let mut check_due = |frontier: &Frontier| -> Result<(), VerifyError> {
         while let Some(cp) = pending.peek() {
             if cp.tree_size != frontier.size() {
@@ -115,8 +116,13 @@ pub fn verify_dir(
             if frame.index != expected {
                 return Err(format!("entry {expected} carries index {}: entries were deleted, inserted or reordered", frame.index));
             }
-            if serde_json::from_slice::<AuditEvent>(&frame.event_json).is_err() {
+            let Ok(event) = serde_json::from_slice::<AuditEvent>(&frame.event_json) else {
                 return Err(format!("entry {expected} is not a valid audit event"));
+            };
+            if event.action == crate::retention::RETENTION_ACTION {
+                if let Some(through) = event.target.get("pruned_through").and_then(|t| t.parse::<u64>().ok()) {
+                    recorded_prunes.push(through);
+                }
             }
             frontier.push(frame.leaf);
             if let Err(e) = check_due(&frontier) {
@@ -152,6 +158,14 @@ pub fn verify_dir(
         return Err(VerifyError(format!(
             "the log has {entries} entries but a checkpoint covers {}: the log was truncated",
             cp.tree_size
+        )));
+    }
+    // The pruned count must be one the log itself recorded before pruning; otherwise the
+    // manifest could be edited to hide segments.
+    if !pruned.is_empty() && !recorded_prunes.contains(&(pruned.len() as u64)) {
+        return Err(VerifyError(format!(
+            "{} entries are marked as pruned but no recorded prune in the log covers exactly that many",
+            pruned.len()
         )));
     }
     // Every checkpoint must have been compared with the entries, not just signed.

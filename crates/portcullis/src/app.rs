@@ -361,7 +361,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     })
 }
 
-/// Applies the retention period at start and then hourly, recording each prune in the log.
+/// Applies the retention period at start and then hourly; each prune is recorded in the
+/// log before it is applied.
 fn spawn_retention(
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
@@ -377,53 +378,24 @@ fn spawn_retention(
                 _ = shutdown.changed() => return,
             }
             let cutoff_ms = clock.now_ms() - (days as i64) * 86_400_000;
-            let (dir, archive) = (audit.dir().to_path_buf(), archive_dir.clone());
-            let result = tokio::task::spawn_blocking(move || {
-                portcullis_audit::retention::prune(&dir, cutoff_ms, archive.as_deref())
-            })
+            let result = portcullis_audit::retention::prune_recorded(
+                &audit,
+                clock.now_ms(),
+                cutoff_ms,
+                archive_dir.as_deref(),
+                "system:retention",
+            )
             .await;
             match result {
-                Ok(Ok(report)) if report.segments_removed > 0 => {
+                Ok(report) if report.segments_removed > 0 => {
                     tracing::info!(
                         segments = report.segments_removed,
                         entries = report.entries_pruned,
                         "audit retention applied"
                     );
-                    let event = portcullis_audit::AuditEvent {
-                        time_ms: clock.now_ms(),
-                        kind: portcullis_audit::EventKind::AdminChange,
-                        environment: None,
-                        actor: portcullis_audit::Actor {
-                            admin: Some("system:retention".into()),
-                            ..Default::default()
-                        },
-                        action: "audit.retention.prune".into(),
-                        target: std::collections::BTreeMap::from([
-                            (
-                                "segments_removed".to_string(),
-                                report.segments_removed.to_string(),
-                            ),
-                            (
-                                "entries_pruned".to_string(),
-                                report.entries_pruned.to_string(),
-                            ),
-                            ("retention_days".to_string(), days.to_string()),
-                        ]),
-                        decision: portcullis_audit::Decision::Allow,
-                        reason: "allowed".into(),
-                        status: None,
-                        latency_us: None,
-                        source_ip: None,
-                        request_id: None,
-                        fields_removed: Vec::new(),
-                    };
-                    if let Err(e) = audit.append(&event).await {
-                        tracing::error!(error = %e, "retention not recorded");
-                    }
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
-                Err(e) => tracing::error!(error = %e, "audit retention task failed"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "audit retention failed"),
             }
         }
     })

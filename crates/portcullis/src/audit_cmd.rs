@@ -79,7 +79,7 @@ fn audit_dir(dir: &Path) -> PathBuf {
     }
 }
 
-pub fn run(command: AuditCommand) -> Result<(), String> {
+pub async fn run(command: AuditCommand) -> Result<(), String> {
     match command {
         AuditCommand::Verify {
             dir,
@@ -124,12 +124,25 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
             archive_dir,
         } => {
             let dir = audit_dir(&dir);
+            // Opening the log takes its writer lock: this refuses to run next to a live system.
+            let log =
+                portcullis_audit::AuditLog::open(portcullis_audit::AuditConfig::new(dir.clone()))
+                    .map_err(|e| e.to_string())?;
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
             let cutoff = now_ms - older_than_days as i64 * 86_400_000;
-            let report = portcullis_audit::retention::prune(&dir, cutoff, archive_dir.as_deref())?;
+            let result = portcullis_audit::retention::prune_recorded(
+                &log,
+                now_ms,
+                cutoff,
+                archive_dir.as_deref(),
+                "cli:audit-prune",
+            )
+            .await;
+            log.close();
+            let report = result?;
             println!(
                 "pruned {} entries in {} segments from {}",
                 report.entries_pruned,

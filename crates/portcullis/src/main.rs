@@ -76,7 +76,7 @@ fn main() -> ExitCode {
                 serve(config, check).await
             }
             Command::Token(args) => token_cmd::run(args).await,
-            Command::Audit(command) => audit_cmd::run(command),
+            Command::Audit(command) => audit_cmd::run(command).await,
         }
     });
     match result {
