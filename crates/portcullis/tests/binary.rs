@@ -231,10 +231,16 @@ fn audit_verify_passes_on_a_demo_and_fails_after_one_flipped_byte() {
     // Two writers on one log would interleave frames: offline tools refuse a live log.
     let out = audit(&["prune", "--older-than-days", "1"], dir.path());
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("another process is writing this audit log"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another process is writing this audit log")
+    );
     assert!(terminate(child).success());
     let out = audit(&["prune", "--older-than-days", "1"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = audit(&["verify"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
