@@ -70,3 +70,33 @@ pub struct AuditEvent {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields_removed: Vec<String>,
 }
+
+impl AuditEvent {
+    /// An allowed action taken by an administrator (or a system task acting as one).
+    pub fn by_admin(
+        time_ms: i64,
+        kind: EventKind,
+        admin: &str,
+        action: &str,
+        target: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            time_ms,
+            kind,
+            environment: None,
+            actor: Actor {
+                admin: Some(admin.to_string()),
+                ..Actor::default()
+            },
+            action: action.to_string(),
+            target,
+            decision: Decision::Allow,
+            reason: "allowed".into(),
+            status: None,
+            latency_us: None,
+            source_ip: None,
+            request_id: None,
+            fields_removed: Vec::new(),
+        }
+    }
+}

@@ -233,33 +233,23 @@ pub const RETENTION_ACTION: &str = "audit.retention.prune";
 
 /// The entry that records a prune, written (durably) before the prune is applied.
 pub fn retention_event(time_ms: i64, plan: &PrunePlan, actor: &str) -> AuditEvent {
-    AuditEvent {
+    let target = std::collections::BTreeMap::from([
+        (
+            "pruned_through".to_string(),
+            plan.pruned_through.to_string(),
+        ),
+        (
+            "entries_pruned".to_string(),
+            (plan.pruned_through - plan.manifest.entries).to_string(),
+        ),
+    ]);
+    AuditEvent::by_admin(
         time_ms,
-        kind: crate::event::EventKind::AdminChange,
-        environment: None,
-        actor: crate::event::Actor {
-            admin: Some(actor.to_string()),
-            ..Default::default()
-        },
-        action: RETENTION_ACTION.to_string(),
-        target: std::collections::BTreeMap::from([
-            (
-                "pruned_through".to_string(),
-                plan.pruned_through.to_string(),
-            ),
-            (
-                "entries_pruned".to_string(),
-                (plan.pruned_through - plan.manifest.entries).to_string(),
-            ),
-        ]),
-        decision: crate::event::Decision::Allow,
-        reason: "allowed".into(),
-        status: None,
-        latency_us: None,
-        source_ip: None,
-        request_id: None,
-        fields_removed: Vec::new(),
-    }
+        crate::event::EventKind::AdminChange,
+        actor,
+        RETENTION_ACTION,
+        target,
+    )
 }
 
 /// Plans, records and applies a prune through `log` (which must be the log in `dir`).

@@ -15,7 +15,7 @@ use crate::audit_api;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use http::StatusCode;
-use portcullis_audit::{Actor, AuditEvent, AuditLog, Decision as AuditDecision, EventKind};
+use portcullis_audit::{AuditEvent, AuditLog, EventKind};
 use portcullis_core::clock::Clock;
 
 pub struct AdminState {
@@ -42,24 +42,7 @@ impl AdminState {
         action: &str,
         target: BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        let event = AuditEvent {
-            time_ms: self.clock.now_ms(),
-            kind,
-            environment: None,
-            actor: Actor {
-                admin: Some(admin.0.name.clone()),
-                ..Actor::default()
-            },
-            action: action.to_string(),
-            target,
-            decision: AuditDecision::Allow,
-            reason: "allowed".into(),
-            status: None,
-            latency_us: None,
-            source_ip: None,
-            request_id: None,
-            fields_removed: Vec::new(),
-        };
+        let event = AuditEvent::by_admin(self.clock.now_ms(), kind, &admin.0.name, action, target);
         self.audit.append(&event).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "admin action not recorded");
             ApiError::new(
