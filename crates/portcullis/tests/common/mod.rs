@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -37,32 +37,29 @@ impl Harness {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (running, demo) =
-            portcullis::demo::start_with_config(dir.path(), Arc::new(SystemClock), adjust)
-                .await
-                .unwrap();
-        Self {
-            running: Some(running),
-            demo,
-            dir,
-            clock: None,
-        }
+        Self::start_on(Arc::new(SystemClock), None, adjust).await
     }
 
     /// The system on a clock that moves only when the test says so.
     pub async fn start_with_manual_clock() -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let (running, demo) =
-            portcullis::demo::start_with_config(dir.path(), clock.clone(), |_| {})
-                .await
-                .unwrap();
+        Self::start_on(clock.clone(), Some(clock), |_| {}).await
+    }
+
+    async fn start_on(
+        clock: Arc<dyn Clock>,
+        manual: Option<Arc<ManualClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (running, demo) = portcullis::demo::start_with_config(dir.path(), clock, adjust)
+            .await
+            .unwrap();
         Self {
             running: Some(running),
             demo,
             dir,
-            clock: Some(clock),
+            clock: manual,
         }
     }
 
@@ -224,6 +221,50 @@ impl Harness {
             .await;
         assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
         json_body(&r)["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// RFC 7009 revocation of `token` by `client_id`, authenticated with private_key_jwt.
+    pub async fn revoke_jwt(
+        &self,
+        client_id: &str,
+        env: Environment,
+        token: &str,
+    ) -> Response<Bytes> {
+        let form = [
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            (
+                "client_assertion",
+                self.assertion(client_id, env, json!({})),
+            ),
+            ("token", token.to_string()),
+            ("token_type_hint", "access_token".to_string()),
+        ];
+        self.post_form(env, "/oauth2/revoke", &form, None).await
+    }
+
+    /// Polls this gateway until `token` is refused as revoked; fails once 1 s has passed
+    /// since `since`.
+    pub async fn assert_revoked_within_one_second(
+        &self,
+        env: Environment,
+        token: &str,
+        since: Instant,
+    ) {
+        loop {
+            let r = self.get(env, "/accounts", Some(token), None).await;
+            if r.status() == 401 {
+                assert_401(&r, "revoked");
+                return;
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(1),
+                "revoked token still accepted after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The issuer's own signing key, read from the store: lets a test mint tokens that
