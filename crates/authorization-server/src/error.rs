@@ -14,6 +14,10 @@ pub enum OAuthErrorCode {
     InvalidScope,
     UnsupportedTokenType,
     ServerError,
+    /// Not an RFC 6749 code: the token endpoint's rate limit (answered with 429).
+    TooManyRequests,
+    /// The client authenticated but may not call from this address (answered with 403).
+    AccessDenied,
 }
 
 impl OAuthErrorCode {
@@ -26,6 +30,8 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
+            Self::TooManyRequests => "too_many_requests",
+            Self::AccessDenied => "access_denied",
         }
     }
 }
@@ -36,6 +42,7 @@ impl OAuthErrorCode {
 pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: String,
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl OAuthError {
@@ -43,7 +50,17 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            retry_after_seconds: None,
         }
+    }
+
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        let mut e = Self::new(
+            OAuthErrorCode::TooManyRequests,
+            format!("too many requests; retry after {retry_after_seconds} s"),
+        );
+        e.retry_after_seconds = Some(retry_after_seconds);
+        e
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -70,6 +87,8 @@ impl OAuthError {
             // RFC 6749 §5.2 allows 401 for failed client authentication.
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            OAuthErrorCode::AccessDenied => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -77,6 +96,11 @@ impl OAuthError {
     pub fn into_response(self) -> Response<Bytes> {
         let body = json!({"error": self.code.as_str(), "error_description": self.description});
         let mut response = json_response(self.status(), &body);
+        if let Some(secs) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.code == OAuthErrorCode::InvalidClient {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,

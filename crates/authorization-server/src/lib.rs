@@ -14,6 +14,7 @@ mod error;
 pub mod form;
 mod replay;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use portcullis_core::token::{
     ACCESS_TOKEN_TYP,
 };
 use portcullis_core::{Environment, RevokedToken, Snapshot};
+use portcullis_policy::{RateDecision, RateLimit, RateLimiter};
 use portcullis_store::SnapshotLoader;
 use portcullis_tls::PeerIdentity;
 use serde_json::json;
@@ -62,6 +64,10 @@ pub struct IssuerConfig {
     pub require_bound_tokens: bool,
     /// Advertised in the metadata document.
     pub scopes_supported: Vec<String>,
+    /// Token endpoint limits: per authenticated client, and per source address (IPv6 by
+    /// /64) before authentication, which is what slows credential stuffing.
+    pub token_rate_per_client: RateLimit,
+    pub token_rate_per_source: RateLimit,
 }
 
 pub struct AuthorizationServer {
@@ -70,6 +76,35 @@ pub struct AuthorizationServer {
     loader: Arc<SnapshotLoader>,
     clock: Arc<dyn Clock>,
     replay: ReplayCache,
+    per_client: RateLimiter<String>,
+    per_source: RateLimiter<IpAddr>,
+}
+
+/// Who is calling: the connection's verified certificate and the request's source address.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    peer: Option<&'a PeerIdentity>,
+    source: IpAddr,
+}
+
+/// IPv6 hosts usually own a whole /64, so one host is one /64 to a limiter.
+fn rate_key(addr: IpAddr) -> IpAddr {
+    match portcullis_policy::source::canonical(addr) {
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+        v4 => v4,
+    }
 }
 
 /// True when `path` belongs to the authorization server.
@@ -86,6 +121,8 @@ impl AuthorizationServer {
             clock,
             // Per client: far above any legitimate rate, since tokens live 300 s.
             replay: ReplayCache::new(100_000),
+            per_client: RateLimiter::new(100_000),
+            per_source: RateLimiter::new(100_000),
         }
     }
 
@@ -98,18 +135,60 @@ impl AuthorizationServer {
     }
 
     /// Answers one request and says what it did. `peer` is the verified client
-    /// certificate of the connection.
+    /// certificate of the connection, `source` the address the request comes from.
     pub async fn handle(
         &self,
         request: Request<Bytes>,
         peer: Option<&PeerIdentity>,
+        source: IpAddr,
     ) -> (Response<Bytes>, Outcome) {
         let (method, path) = (request.method().clone(), request.uri().path().to_string());
         let mut outcome = Outcome::default();
+        let caller = Caller { peer, source };
         let response = self
-            .dispatch(&method, &path, &request, peer, &mut outcome)
+            .dispatch(&method, &path, &request, caller, &mut outcome)
             .await;
         (response, outcome)
+    }
+
+    /// Per source address, before anything else is spent on the request.
+    fn limit_source(&self, source: IpAddr) -> Result<(), OAuthError> {
+        let key = rate_key(source);
+        match self
+            .per_source
+            .check(&key, self.config.token_rate_per_source, self.clock.now_us())
+        {
+            RateDecision::Allowed { .. } => Ok(()),
+            RateDecision::Limited {
+                retry_after_seconds,
+            } => Err(OAuthError::too_many_requests(retry_after_seconds)),
+        }
+    }
+
+    /// After authentication: the client's own limit, and the partner's address allowlist.
+    fn admit_client(
+        &self,
+        snapshot: &Snapshot,
+        client: &AuthenticatedClient,
+        source: IpAddr,
+    ) -> Result<(), OAuthError> {
+        let grant = snapshot.grant_entry(&client.partner_id, self.config.environment);
+        if grant.is_some_and(|g| !g.source_allowed(source)) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                format!("requests from {source} are not allowed for this client; ask the bank to add your egress address to the allowlist"),
+            ));
+        }
+        match self.per_client.check(
+            &client.client_id,
+            self.config.token_rate_per_client,
+            self.clock.now_us(),
+        ) {
+            RateDecision::Allowed { .. } => Ok(()),
+            RateDecision::Limited {
+                retry_after_seconds,
+            } => Err(OAuthError::too_many_requests(retry_after_seconds)),
+        }
     }
 
     async fn dispatch(
@@ -117,7 +196,7 @@ impl AuthorizationServer {
         method: &Method,
         path: &str,
         request: &Request<Bytes>,
-        peer: Option<&PeerIdentity>,
+        caller: Caller<'_>,
         outcome: &mut Outcome,
     ) -> Response<Bytes> {
         outcome.endpoint = match path {
@@ -132,8 +211,16 @@ impl AuthorizationServer {
         if let Ok(form) = Self::form(request) {
             outcome.client_id = form.get("client_id").map(str::to_string);
         }
+        let peer = caller.peer;
+        let authenticated_endpoint = matches!(path, TOKEN_PATH | INTROSPECT_PATH | REVOKE_PATH);
+        if *method == Method::POST && authenticated_endpoint {
+            if let Err(e) = self.limit_source(caller.source) {
+                outcome.error = Some(e.code);
+                return e.into_response();
+            }
+        }
         let result = match (method.clone(), path) {
-            (Method::POST, TOKEN_PATH) => self.token(request, peer, outcome),
+            (Method::POST, TOKEN_PATH) => self.token(request, caller, outcome),
             (Method::POST, INTROSPECT_PATH) => self.introspect(request, peer, outcome),
             (Method::POST, REVOKE_PATH) => self.revoke(request, peer, outcome).await,
             (Method::GET, JWKS_PATH) => Ok(self.jwks()),
@@ -178,9 +265,10 @@ impl AuthorizationServer {
     fn token(
         &self,
         request: &Request<Bytes>,
-        peer: Option<&PeerIdentity>,
+        caller: Caller<'_>,
         outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
+        let peer = caller.peer;
         let form = Self::form(request)?;
         let snapshot = self.snapshot.load();
         match form.require("grant_type")? {
@@ -200,6 +288,7 @@ impl AuthorizationServer {
             }
         };
         outcome.authenticated(&client);
+        self.admit_client(&snapshot, &client, caller.source)?;
         if self.config.require_bound_tokens && peer.is_none() {
             return Err(OAuthError::invalid_request(
                 "this issuer only issues certificate-bound tokens: present your client certificate on the TLS connection",

@@ -8,6 +8,7 @@
 mod audit_api;
 mod auth;
 mod error;
+mod grants;
 mod routes;
 
 pub use auth::{hash_admin_token, new_admin_token};

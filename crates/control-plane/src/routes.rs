@@ -55,7 +55,7 @@ impl AdminState {
     }
 
     /// Makes a change visible to the gateways now; the poller would otherwise catch it.
-    async fn publish(&self) {
+    pub(crate) async fn publish(&self) {
         if let Err(e) = self.loader.reload().await {
             tracing::warn!(error = %e, "snapshot reload after an admin change failed");
         }
@@ -79,6 +79,14 @@ pub fn router(loader: Arc<SnapshotLoader>, audit: Arc<AuditLog>, clock: Arc<dyn 
         .route(
             "/admin/v1/partners/{partner_id}/activate",
             post(activate_partner),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/grants",
+            get(crate::grants::list),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/grants/{environment}",
+            get(crate::grants::get).put(crate::grants::put),
         )
         .route("/admin/v1/clients", get(list_clients))
         .route("/admin/v1/clients/{client_id}", get(get_client))
@@ -123,13 +131,13 @@ async fn problems_only(response: axum::response::Response) -> axum::response::Re
     ))
 }
 
-const READERS: &[AdminRole] = &[
+pub(crate) const READERS: &[AdminRole] = &[
     AdminRole::Viewer,
     AdminRole::Auditor,
     AdminRole::Operator,
     AdminRole::Approver,
 ];
-const OPERATORS: &[AdminRole] = &[AdminRole::Operator];
+pub(crate) const OPERATORS: &[AdminRole] = &[AdminRole::Operator];
 
 async fn not_found() -> ApiError {
     ApiError(portcullis_core::problem::Problem::not_found(

@@ -1,7 +1,10 @@
 //! The domain model shared by the store, the authorization server, the gateway and the
 //! control plane.
 
+use portcullis_field_filter::{CompiledFieldPolicy, FieldPolicy};
+use portcullis_policy::{NetworkList, Quota, RateLimit};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -126,6 +129,58 @@ pub struct Grant {
     pub partner_id: String,
     pub environment: Environment,
     pub scopes: Vec<String>,
+    #[serde(default)]
+    pub policy: GrantPolicy,
+}
+
+/// The traffic and data rules of a grant. Every part defaults to the safe side: no field
+/// policy for an operation means no field of its responses passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantPolicy {
+    /// For each credential of the partner; the gateway's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// For all the partner's credentials in this environment together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_rate_limit: Option<RateLimit>,
+    #[serde(default, skip_serializing_if = "Quota::is_unlimited")]
+    pub quota: Quota,
+    /// CIDRs (IPv4 and IPv6) the partner may call from; empty means from anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_sources: Vec<String>,
+    /// Response fields each operation (by id) may return.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, FieldPolicy>,
+}
+
+impl GrantPolicy {
+    /// Every problem, each naming its place under `field` (e.g. `policy`) and the fix.
+    pub fn problems(&self, field: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, limit) in [
+            ("rate_limit", &self.rate_limit),
+            ("partner_rate_limit", &self.partner_rate_limit),
+        ] {
+            if let Some(Err(e)) = limit.map(|l| l.validate()) {
+                problems.push(format!("{field}.{name}: {e}"));
+            }
+        }
+        if let Err(e) = self.quota.validate() {
+            problems.push(format!("{field}.quota: {e}"));
+        }
+        if let Err(e) =
+            NetworkList::parse(&format!("{field}.allowed_sources"), &self.allowed_sources)
+        {
+            problems.push(e);
+        }
+        for (operation, policy) in &self.fields {
+            if let Err(e) = CompiledFieldPolicy::compile(policy) {
+                problems.push(format!("{field}.fields.{operation}.{e}"));
+            }
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

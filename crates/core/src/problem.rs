@@ -19,6 +19,18 @@ pub struct Problem {
     pub retry_after_seconds: Option<u32>,
     /// The methods a 405 answer must list (RFC 9110 §15.5.6).
     pub allow: Option<Box<str>>,
+    /// For a request that broke a validation rule: which field and which rule, as the
+    /// `invalid_params` extension member (RFC 9457 §3.2 shows the pattern).
+    pub invalid_param: Option<Box<InvalidParam>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InvalidParam {
+    /// Where, e.g. `body.Data.Initiation.InstructedAmount.Amount` or `query.limit`.
+    pub name: String,
+    /// The rule: a JSON Schema keyword or one of `duplicate_key`, `max_depth`, ...
+    pub rule: String,
+    pub reason: String,
 }
 
 impl Problem {
@@ -36,6 +48,7 @@ impl Problem {
             www_authenticate: None,
             retry_after_seconds: None,
             allow: None,
+            invalid_param: None,
         }
     }
 
@@ -108,13 +121,16 @@ impl Problem {
 
     /// The JSON body, carrying the request id so a partner can quote it to support.
     pub fn body(&self, request_id: &str) -> Bytes {
-        let body = json!({
+        let mut body = json!({
             "type": self.type_uri(),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
             "request_id": request_id,
         });
+        if let Some(param) = &self.invalid_param {
+            body["invalid_params"] = json!([param]);
+        }
         Bytes::from(body.to_string())
     }
 

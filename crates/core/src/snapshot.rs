@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use portcullis_field_filter::CompiledFieldPolicy;
+use portcullis_policy::NetworkList;
+
 use crate::clock::UnixSeconds;
 use crate::jose::{JwsSigner, VerifyingKey};
 use crate::{
@@ -61,12 +64,50 @@ impl ClientDenied {
     }
 }
 
+/// A grant with its policy compiled once, at snapshot build.
+#[derive(Debug)]
+pub struct GrantEntry {
+    pub grant: Grant,
+    pub allowed_sources: NetworkList,
+    /// By operation id; an operation without an entry returns no fields at all.
+    pub fields: HashMap<String, Arc<CompiledFieldPolicy>>,
+}
+
+impl GrantEntry {
+    fn compile(grant: Grant) -> Result<Self, String> {
+        let problems = grant.policy.problems("policy");
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let allowed_sources = NetworkList::parse("allowed_sources", &grant.policy.allowed_sources)?;
+        let mut fields = HashMap::new();
+        for (operation, policy) in &grant.policy.fields {
+            let compiled = CompiledFieldPolicy::compile(policy).map_err(|e| e.to_string())?;
+            fields.insert(operation.clone(), Arc::new(compiled));
+        }
+        Ok(Self {
+            grant,
+            allowed_sources,
+            fields,
+        })
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.grant.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether `addr` may call for this grant: anywhere when no allowlist is set.
+    pub fn source_allowed(&self, addr: std::net::IpAddr) -> bool {
+        self.allowed_sources.is_empty() || self.allowed_sources.contains(addr)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub revision: i64,
     partners: HashMap<String, Partner>,
     clients: HashMap<String, ClientEntry>,
-    grants: HashMap<(String, Environment), Grant>,
+    grants: HashMap<(String, Environment), GrantEntry>,
     issuers: HashMap<Environment, IssuerKeys>,
     revoked_jtis: HashSet<String>,
 }
@@ -96,11 +137,18 @@ impl Snapshot {
             };
             clients.insert(client.client_id.clone(), ClientEntry { client, keys });
         }
-        let grants = dump
-            .grants
-            .into_iter()
-            .map(|g| ((g.partner_id.clone(), g.environment), g))
-            .collect();
+        let mut grants = HashMap::new();
+        for grant in dump.grants {
+            let key = (grant.partner_id.clone(), grant.environment);
+            match GrantEntry::compile(grant) {
+                Ok(entry) => {
+                    grants.insert(key, entry);
+                }
+                // Left out, the grant allows nothing: the safe reading of a policy that
+                // cannot be read.
+                Err(e) => problems.push(format!("grant {}/{}: {e}; grant left out", key.0, key.1)),
+            }
+        }
         let mut issuers: HashMap<Environment, IssuerKeys> = HashMap::new();
         for key in dump.signing_keys {
             if key.status == SigningKeyStatus::Retired {
@@ -147,6 +195,10 @@ impl Snapshot {
     }
 
     pub fn grant(&self, partner_id: &str, environment: Environment) -> Option<&Grant> {
+        self.grant_entry(partner_id, environment).map(|e| &e.grant)
+    }
+
+    pub fn grant_entry(&self, partner_id: &str, environment: Environment) -> Option<&GrantEntry> {
         self.grants.get(&(partner_id.to_string(), environment))
     }
 

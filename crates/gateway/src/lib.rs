@@ -2,15 +2,17 @@
 //! endpoints and the published API operations through the request pipeline.
 //!
 //! Request order (see `pipeline.rs`): hygiene → route → authenticate → authorize →
-//! upstream → response.
+//! rate limit → validate → upstream → filtered response → audit.
 #![forbid(unsafe_code)]
 
 mod authn;
 mod pipeline;
 pub mod proxy;
+mod response;
 pub mod routes;
 mod strict;
 mod token_cache;
+mod traffic;
 
 pub use pipeline::{Gateway, Limits, ResponseBody};
 pub use proxy::Upstream;

@@ -2,6 +2,7 @@
 //! module of its own; this file only assembles them.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,19 +19,24 @@ use portcullis_authorization_server::{
     owns_path, AuthorizationServer, Endpoint, Outcome, MAX_FORM_BYTES,
 };
 use portcullis_core::clock::Clock;
-use portcullis_core::problem::Problem;
+use portcullis_core::problem::{InvalidParam, Problem};
 use portcullis_core::snapshot::SharedSnapshot;
 use portcullis_core::token::TokenExpectations;
 use portcullis_core::Environment;
+use portcullis_field_filter::{CompiledFieldPolicy, HashKey};
+use portcullis_policy::validate::strict;
+use portcullis_policy::{client_address, NetworkList, RateLimit, Violation};
 use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
 use crate::proxy::{
     sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError,
 };
-use crate::routes::{RouteMatch, RouteTable};
+use crate::response::{check_headers, filter_body, Unfilterable, ERROR_ENVELOPE};
+use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
+use crate::traffic::{RateHeaders, Traffic};
 
 pub type ResponseBody = BoxBody<Bytes, hyper::Error>;
 
@@ -41,6 +47,12 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Tolerated clock skew when checking token times.
     pub leeway_seconds: i64,
+    /// For credentials whose grant states no rate limit.
+    pub default_rate_limit: RateLimit,
+    /// Largest upstream answer the gateway filters; larger ones are refused (502).
+    pub max_response_bytes: usize,
+    /// Deepest nesting accepted in a JSON request body.
+    pub max_json_depth: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +61,12 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             leeway_seconds: 5,
+            default_rate_limit: RateLimit {
+                per_second: 50,
+                burst: 100,
+            },
+            max_response_bytes: 32 * 1024 * 1024,
+            max_json_depth: 32,
         }
     }
 }
@@ -68,6 +86,15 @@ pub struct Gateway {
     clock: Arc<dyn Clock>,
     /// `None` only where a caller explicitly runs without audit (benchmarks).
     audit: Option<Arc<AuditLog>>,
+    traffic: Traffic,
+    /// Peers whose `X-Forwarded-For` is believed.
+    trusted_proxies: NetworkList,
+    /// Master key of the keyed-hash masking rule; each partner gets its own key from it.
+    field_hash_master: [u8; 32],
+    /// For operations a grant states no field policy for: nothing passes.
+    deny_all: CompiledFieldPolicy,
+    /// For upstream error answers: the error envelope only.
+    error_policy: CompiledFieldPolicy,
 }
 
 fn full(bytes: Bytes) -> ResponseBody {
@@ -87,6 +114,10 @@ struct Decision {
     /// Resource ids from the path, e.g. `account_id`.
     target: BTreeMap<String, String>,
     reason: &'static str,
+    /// RateLimit fields for the answer, once the limits were checked.
+    rate_headers: Option<RateHeaders>,
+    /// Fields the response filter removed, by path.
+    fields_removed: Vec<String>,
 }
 
 impl Decision {
@@ -98,6 +129,8 @@ impl Decision {
             client_id: None,
             target: BTreeMap::new(),
             reason: "allowed",
+            rate_headers: None,
+            fields_removed: Vec::new(),
         }
     }
 
@@ -147,7 +180,27 @@ impl Gateway {
             token_cache: TokenCache::new(100_000),
             clock,
             audit,
+            traffic: Traffic::default(),
+            trusted_proxies: NetworkList::default(),
+            field_hash_master: random_key(),
+            deny_all: CompiledFieldPolicy::deny_all(),
+            error_policy: CompiledFieldPolicy::deny_all()
+                .with_allowed(ERROR_ENVELOPE)
+                .unwrap_or_else(|_| CompiledFieldPolicy::deny_all()),
         }
+    }
+
+    /// Believe `X-Forwarded-For` from these peers only.
+    pub fn with_trusted_proxies(mut self, proxies: NetworkList) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The master key of keyed-hash masking; shared by every gateway of a deployment so a
+    /// partner sees the same hash of a value from each of them.
+    pub fn with_field_hash_master(mut self, key: [u8; 32]) -> Self {
+        self.field_hash_master = key;
+        self
     }
 
     /// [`Self::handle`] in a task of its own. hyper drops a request's future when the
@@ -183,6 +236,7 @@ impl Gateway {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let interaction_id = interaction_id(request.headers());
+        let source = client_address(conn.remote.ip(), request.headers(), &self.trusted_proxies);
         let mut decision = Decision::new();
 
         // A place in the audit log is taken before any side effect (inside `process`), or
@@ -194,6 +248,7 @@ impl Gateway {
             .process(
                 request,
                 conn,
+                source,
                 &request_id,
                 &interaction_id,
                 &mut decision,
@@ -205,6 +260,9 @@ impl Gateway {
             Err(problem) => problem.into_response::<Bytes>(&request_id).map(full),
         };
         let mut response = self.finish(response, &request_id, &interaction_id);
+        if let Some(headers) = &decision.rate_headers {
+            headers.apply(response.headers_mut());
+        }
         let status = response.status().as_u16();
         let latency_us = started.elapsed().as_micros() as u64;
 
@@ -245,9 +303,9 @@ impl Gateway {
                 reason: decision.reason.to_string(),
                 status: Some(status),
                 latency_us: Some(latency_us),
-                source_ip: Some(conn.remote.ip().to_string()),
+                source_ip: Some(source.to_string()),
                 request_id: Some(request_id.clone()),
-                fields_removed: Vec::new(),
+                fields_removed: std::mem::take(&mut decision.fields_removed),
             };
             if let Err(e) = slot.commit(&event).await {
                 tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
@@ -326,6 +384,7 @@ impl Gateway {
         &self,
         request: Request<Incoming>,
         conn: &ConnectionInfo,
+        source: IpAddr,
         request_id: &str,
         interaction_id: &str,
         decision: &mut Decision,
@@ -343,7 +402,7 @@ impl Gateway {
             *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
             let (response, outcome) = self
                 .authorization_server
-                .handle(Request::from_parts(parts, body), conn.peer.as_ref())
+                .handle(Request::from_parts(parts, body), conn.peer.as_ref(), source)
                 .await;
             decision.record_oauth(outcome);
             return Ok(response.map(full));
@@ -439,12 +498,35 @@ impl Gateway {
         }
         // The grant as it is now, not as it was at issuance: a reduced grant applies to
         // tokens already in circulation.
-        let still_granted = snapshot
-            .grant(&claims.partner_id, self.environment)
-            .is_some_and(|g| g.scopes.iter().any(|s| s == &operation.scope));
-        if !still_granted {
-            decision.reason = "scope_withdrawn";
-            return Err(Problem::insufficient_scope(&operation.scope));
+        let grant = snapshot
+            .grant_entry(&claims.partner_id, self.environment)
+            .filter(|g| g.has_scope(&operation.scope))
+            .ok_or_else(|| {
+                decision.reason = "scope_withdrawn";
+                Problem::insufficient_scope(&operation.scope)
+            })?;
+        if !grant.source_allowed(source) {
+            decision.reason = "source_not_allowed";
+            return Err(Problem::forbidden(format!(
+                "requests from {source} are not allowed for this partner; ask the bank to add your egress address to the allowlist"
+            )));
+        }
+
+        // 5. Rate limits and quotas, keyed on the authenticated client and partner.
+        let admitted = self.traffic.admit(
+            &claims.client_id,
+            &claims.partner_id,
+            &grant.grant.policy,
+            self.limits.default_rate_limit,
+            self.clock.now_us(),
+        );
+        match admitted {
+            Ok(headers) => decision.rate_headers = Some(headers),
+            Err(refusal) => {
+                decision.reason = refusal.reason;
+                decision.rate_headers = Some(refusal.headers);
+                return Err(refusal.problem);
+            }
         }
         if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key")
         {
@@ -454,12 +536,18 @@ impl Gateway {
             ));
         }
 
-        // 7. Upstream: bounded body, sanitized headers, trusted identity added.
+        // 6. Request validation: size, strict JSON, then the operation's schemas.
         let (mut parts, body) = request.into_parts();
         let body = self
             .read_body(body, self.limits.max_body_bytes)
             .await
             .inspect_err(|_| decision.reason = "body_rejected")?;
+        validate_request(operation, &parts, &body, self.limits.max_json_depth).map_err(|v| {
+            decision.reason = "request_invalid";
+            v
+        })?;
+
+        // 7. Upstream: sanitized headers, trusted identity added.
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -480,6 +568,8 @@ impl Gateway {
         set_header(headers, "x-fapi-interaction-id", interaction_id);
         set_header(headers, "x-forwarded-for", &conn.remote.ip().to_string());
         set_header(headers, "x-forwarded-proto", "https");
+        // Bodies are filtered, so they must arrive unencoded.
+        set_header(headers, "accept-encoding", "identity");
         let upstream_request = Request::from_parts(parts, Full::new(body));
         *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
         let response = self
@@ -510,10 +600,38 @@ impl Gateway {
                 }
             })?;
 
-        // 8. Response: hop-by-hop headers removed; the body streams through.
+        // 8. Response: only the fields the grant allows for this operation; error answers
+        // keep their envelope only.
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, body.boxed()))
+        let policy = if parts.status.is_success() {
+            grant
+                .fields
+                .get(&operation.id)
+                .map_or(&self.deny_all, |p| p.as_ref())
+        } else {
+            &self.error_policy
+        };
+        let key = HashKey::derive(&self.field_hash_master, &claims.partner_id);
+        let filtered = match check_headers(&parts.headers, parts.status) {
+            Ok(()) => {
+                let (max, timeout) = (self.limits.max_response_bytes, self.upstream.timeout());
+                filter_body(body, policy, &key, max, timeout).await
+            }
+            Err(u) => Err(u),
+        };
+        let (body, report) = filtered.map_err(|u: Unfilterable| {
+            tracing::warn!(%request_id, reason = u.reason, "upstream answer not filterable");
+            decision.reason = u.reason;
+            u.problem
+        })?;
+        decision.fields_removed = report.removed;
+        if report.truncated {
+            decision.fields_removed.push("(more)".into());
+        }
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        parts.headers.remove(http::header::ETAG);
+        Ok(Response::from_parts(parts, full(body)))
     }
 
     /// Reads a request body whole, within the size limit and the read timeout.
@@ -544,6 +662,70 @@ impl Gateway {
             )),
         }
     }
+}
+
+/// Step 6: every JSON body strictly read, then the operation's schemas, if it has any.
+fn validate_request(
+    operation: &Operation,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    max_depth: usize,
+) -> Result<(), Problem> {
+    let invalid = |v: Violation| {
+        let mut p = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Bad Request",
+            format!("{}: {} (rule {})", v.field, v.message, v.rule),
+        );
+        p.invalid_param = Some(Box::new(InvalidParam {
+            name: v.field,
+            rule: v.rule,
+            reason: v.message,
+        }));
+        p
+    };
+    let schemas = operation.schemas.as_ref().map(|s| s.0.as_ref());
+    if let Some(schemas) = schemas {
+        schemas.check_query(parts.uri.query()).map_err(invalid)?;
+    }
+    let must_have_body = schemas.is_some_and(|s| s.validates_body());
+    if body.is_empty() && !must_have_body {
+        return Ok(());
+    }
+    let json = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            "request bodies must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    let value = strict::parse(body, "body", max_depth).map_err(invalid)?;
+    if let Some(schemas) = schemas {
+        schemas.check_body(&value).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    key[..16].copy_from_slice(a.as_bytes());
+    key[16..].copy_from_slice(b.as_bytes());
+    key
 }
 
 /// Echo the client's `x-fapi-interaction-id` when it is a sane token, else mint one.

@@ -46,6 +46,11 @@ pub struct Upstream {
 
 impl Upstream {
     /// `base` is `http://host:port` with an optional path prefix.
+    /// How long the upstream may take, to answer and to finish its body.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn new(base: Uri, timeout: Duration) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);

@@ -1,6 +1,12 @@
 //! The route table: method and path template to an API operation and the scope it needs.
 
+use std::sync::Arc;
+
 use http::Method;
+use portcullis_policy::{RequestSchemas, SchemaSource};
+
+/// The request side of the demo bank's API, which the demo routes validate against.
+pub const DEMO_BANK_OPENAPI: &str = include_str!("../openapi/demo-bank.json");
 
 /// One operation of a published API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +20,27 @@ pub struct Operation {
     pub scope: String,
     /// Payment-style operations must carry an `Idempotency-Key` header.
     pub requires_idempotency_key: bool,
+    /// JSON Schemas for the body and query, when the operation names any.
+    pub schemas: Option<Schemas>,
     segments: Vec<Segment>,
+}
+
+/// Compiled request schemas, shared; equal when they are the same compilation.
+#[derive(Clone)]
+pub struct Schemas(pub Arc<RequestSchemas>);
+
+impl PartialEq for Schemas {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Schemas {}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Schemas(..)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +96,14 @@ impl Operation {
             path: path.to_string(),
             scope: scope.to_string(),
             requires_idempotency_key,
+            schemas: None,
             segments,
         })
+    }
+
+    pub fn with_schemas(mut self, schemas: RequestSchemas) -> Self {
+        self.schemas = Some(Schemas(Arc::new(schemas)));
+        self
     }
 }
 
@@ -188,9 +220,20 @@ impl RouteTable {
                 true,
             ),
         ];
+        let document: Option<serde_json::Value> = serde_json::from_str(DEMO_BANK_OPENAPI).ok();
         let operations = ops
             .into_iter()
-            .filter_map(|(id, m, p, s, idem)| Operation::new(id, m, p, s, idem).ok())
+            .filter_map(|(id, m, p, s, idem)| {
+                let op = Operation::new(id, m, p, s, idem).ok()?;
+                let source = SchemaSource::OpenApi {
+                    document: document.clone()?,
+                    operation_id: id.to_string(),
+                };
+                Some(match RequestSchemas::compile(&source) {
+                    Ok(schemas) => op.with_schemas(schemas),
+                    Err(_) => op,
+                })
+            })
             .collect();
         Self::new(operations).unwrap_or_default()
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use portcullis_core::clock::Clock;
 use portcullis_core::jose::JwsSigner;
 use portcullis_core::{AdminRole, AdminToken, Environment, Secret, SigningKey, SigningKeyStatus};
 use portcullis_gateway::{Gateway, Limits, Upstream};
+use portcullis_policy::NetworkList;
 use portcullis_store::{SnapshotLoader, SqlStore, Store};
 use portcullis_tls::pki::DevPki;
 use portcullis_tls::{serve_https, ClientCertMode, ConnectionLimits};
@@ -240,11 +241,26 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         max_headers: limits.max_headers,
         drain_timeout: Duration::from_secs(10),
     };
+    let traffic = &config.traffic;
     let request_limits = Limits {
         body_read_timeout: Duration::from_secs(limits.body_read_timeout_seconds),
         max_body_bytes: limits.max_body_bytes,
         leeway_seconds: limits.clock_leeway_seconds,
+        default_rate_limit: traffic.default_rate_limit,
+        max_response_bytes: traffic.max_response_bytes,
+        max_json_depth: traffic.max_json_depth,
     };
+    let trusted_proxies = NetworkList::parse("traffic.trusted_proxies", &traffic.trusted_proxies)
+        .map_err(StartError)?;
+    let field_hash_key_file = traffic
+        .field_hash_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("keys").join("field-hash.key"));
+    let field_hash_master = ctx!(
+        load_or_create_secret(&field_hash_key_file),
+        "field hash key {}",
+        field_hash_key_file.display()
+    )?;
     let mut environments = BTreeMap::new();
     for env in &config.environments {
         let listener = bind(env.listen, env.name.as_str()).await?;
@@ -286,22 +302,28 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
                 leeway_seconds: limits.clock_leeway_seconds,
                 require_bound_tokens: env.require_bound_tokens,
                 scopes_supported: routes.scopes(),
+                token_rate_per_client: traffic.token_rate_per_client,
+                token_rate_per_source: traffic.token_rate_per_source,
             },
             loader.clone(),
             clock.clone(),
         ));
-        let gateway = Arc::new(Gateway::new(
-            routes.clone(),
-            request_limits.clone(),
-            loader.snapshot(),
-            authorization_server,
-            Upstream::new(
-                upstream_uri,
-                Duration::from_secs(env.upstream_timeout_seconds),
-            ),
-            clock.clone(),
-            (!config.audit.off_for_benchmark).then(|| audit.clone()),
-        ));
+        let gateway = Arc::new(
+            Gateway::new(
+                routes.clone(),
+                request_limits.clone(),
+                loader.snapshot(),
+                authorization_server,
+                Upstream::new(
+                    upstream_uri,
+                    Duration::from_secs(env.upstream_timeout_seconds),
+                ),
+                clock.clone(),
+                (!config.audit.off_for_benchmark).then(|| audit.clone()),
+            )
+            .with_trusted_proxies(trusted_proxies.clone())
+            .with_field_hash_master(field_hash_master),
+        );
         tasks.push(tokio::spawn(serve_https(
             listener,
             server_tls,
@@ -399,4 +421,40 @@ fn spawn_retention(
             }
         }
     })
+}
+
+/// A 32-byte secret kept in a file readable by the owner only, created on first use.
+fn load_or_create_secret(path: &Path) -> std::io::Result<[u8; 32]> {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.try_into().map_err(|b: Vec<u8>| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("holds {} bytes; a key file holds exactly 32", b.len()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+                .map_err(|_| std::io::Error::other("no system randomness"))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("tmp");
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)?;
+                f.write_all(&key)?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, path)?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use portcullis_core::{Environment, SigningAlgorithm};
+use portcullis_policy::{NetworkList, RateLimit, RequestSchemas, SchemaSource};
 use serde::Deserialize;
 
 /// `upstream_url` value that routes to the built-in synthetic bank.
@@ -29,9 +30,58 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub audit: AuditSettings,
+    #[serde(default)]
+    pub traffic: TrafficConfig,
+    /// An OpenAPI 3.0/3.1 document (JSON) operations can take their request schemas from.
+    #[serde(default)]
+    pub openapi_document: Option<PathBuf>,
     /// API operations; the demo bank API when absent.
     #[serde(default)]
     pub operations: Vec<OperationConfig>,
+}
+
+/// Rate limits that are not a grant's, where addresses come from, and response filtering.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficConfig {
+    /// CIDRs of proxies whose `X-Forwarded-For` is believed; none by default.
+    pub trusted_proxies: Vec<String>,
+    /// Per credential, for grants that state none.
+    pub default_rate_limit: RateLimit,
+    /// Token endpoint, per authenticated client.
+    pub token_rate_per_client: RateLimit,
+    /// Token, introspection and revocation endpoints, per source address (IPv6 per /64).
+    pub token_rate_per_source: RateLimit,
+    /// Largest upstream answer filtered; larger ones are refused with 502.
+    pub max_response_bytes: usize,
+    /// Deepest nesting accepted in JSON request bodies.
+    pub max_json_depth: usize,
+    /// 32-byte key file for keyed-hash masking; default `DATA_DIR/keys/field-hash.key`,
+    /// created when missing. Share it between the gateways of a cluster.
+    pub field_hash_key_file: Option<PathBuf>,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            default_rate_limit: RateLimit {
+                per_second: 50,
+                burst: 100,
+            },
+            token_rate_per_client: RateLimit {
+                per_second: 10,
+                burst: 20,
+            },
+            token_rate_per_source: RateLimit {
+                per_second: 20,
+                burst: 40,
+            },
+            max_response_bytes: 32 * 1024 * 1024,
+            max_json_depth: 32,
+            field_hash_key_file: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -193,6 +243,15 @@ pub struct OperationConfig {
     pub scope: String,
     #[serde(default)]
     pub idempotency_key_required: bool,
+    /// JSON Schema file for the request body.
+    #[serde(default)]
+    pub body_schema: Option<PathBuf>,
+    /// JSON Schema file for the query parameters, as an object.
+    #[serde(default)]
+    pub query_schema: Option<PathBuf>,
+    /// `operationId` in `openapi_document` to take the body and query schemas from.
+    #[serde(default)]
+    pub openapi_operation: Option<String>,
 }
 
 /// Every problem found in a configuration, each as `path: problem; hint`.
@@ -227,11 +286,21 @@ impl Config {
             &mut self.tls.client_ca_file,
             &mut self.audit.checkpoint_key_file,
             &mut self.audit.archive_dir,
+            &mut self.traffic.field_hash_key_file,
+            &mut self.openapi_document,
         ]
         .into_iter()
         .flatten()
         {
             fix(p);
+        }
+        for op in &mut self.operations {
+            for p in [&mut op.body_schema, &mut op.query_schema]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
         }
     }
 
@@ -443,6 +512,34 @@ impl Config {
                 "must not be negative".into(),
             );
         }
+        let t = &self.traffic;
+        if let Err(e) = NetworkList::parse("traffic.trusted_proxies", &t.trusted_proxies) {
+            let (path, problem) = e
+                .split_once(": ")
+                .unwrap_or(("traffic.trusted_proxies", &e));
+            err(path.to_string(), problem.to_string());
+        }
+        for (name, limit) in [
+            ("default_rate_limit", t.default_rate_limit),
+            ("token_rate_per_client", t.token_rate_per_client),
+            ("token_rate_per_source", t.token_rate_per_source),
+        ] {
+            if let Err(e) = limit.validate() {
+                err(format!("traffic.{name}"), e);
+            }
+        }
+        if !(1024..=1 << 30).contains(&t.max_response_bytes) {
+            err(
+                "traffic.max_response_bytes".into(),
+                format!("{} is outside 1024..=1073741824", t.max_response_bytes),
+            );
+        }
+        if !(2..=128).contains(&t.max_json_depth) {
+            err(
+                "traffic.max_json_depth".into(),
+                format!("{} is outside 2..=128", t.max_json_depth),
+            );
+        }
         if let Err(e) = self.route_table() {
             err("operations".into(), e);
         }
@@ -457,25 +554,65 @@ impl Config {
         if self.operations.is_empty() {
             return Ok(portcullis_gateway::RouteTable::demo_bank());
         }
+        let openapi = match &self.openapi_document {
+            Some(path) => Some(read_json(path).map_err(|e| format!("openapi_document: {e}"))?),
+            None => None,
+        };
         let mut ops = Vec::new();
         for (i, op) in self.operations.iter().enumerate() {
             let method = op
                 .method
                 .parse::<http::Method>()
                 .map_err(|_| format!("[{i}].method {:?} is not an HTTP method", op.method))?;
-            ops.push(
-                portcullis_gateway::Operation::new(
-                    &op.id,
-                    method,
-                    &op.path,
-                    &op.scope,
-                    op.idempotency_key_required,
-                )
-                .map_err(|e| format!("[{i}]: {e}"))?,
-            );
+            let operation = portcullis_gateway::Operation::new(
+                &op.id,
+                method,
+                &op.path,
+                &op.scope,
+                op.idempotency_key_required,
+            )
+            .map_err(|e| format!("[{i}]: {e}"))?;
+            let source = match (&op.openapi_operation, &op.body_schema, &op.query_schema) {
+                (None, None, None) => None,
+                (Some(id), None, None) => Some(SchemaSource::OpenApi {
+                    document: openapi.clone().ok_or_else(|| {
+                        format!("[{i}].openapi_operation needs openapi_document to be set")
+                    })?,
+                    operation_id: id.clone(),
+                }),
+                (None, body, query) => Some(SchemaSource::JsonSchema {
+                    body: body
+                        .as_deref()
+                        .map(read_json)
+                        .transpose()
+                        .map_err(|e| format!("[{i}].body_schema: {e}"))?,
+                    query: query
+                        .as_deref()
+                        .map(read_json)
+                        .transpose()
+                        .map_err(|e| format!("[{i}].query_schema: {e}"))?,
+                }),
+                (Some(_), _, _) => {
+                    return Err(format!(
+                        "[{i}]: use either openapi_operation or body_schema/query_schema, not both"
+                    ))
+                }
+            };
+            ops.push(match source {
+                Some(source) => operation.with_schemas(
+                    RequestSchemas::compile(&source).map_err(|e| format!("[{i}]: {e}"))?,
+                ),
+                None => operation,
+            });
         }
         portcullis_gateway::RouteTable::new(ops).map_err(|e| e.to_string())
     }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
 }
 
 fn check_https_url(url: &str) -> Result<(), String> {

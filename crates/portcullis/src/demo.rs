@@ -9,8 +9,8 @@ use std::sync::Arc;
 use portcullis_core::clock::Clock;
 use portcullis_core::jose::{Algorithm, JwsSigner, VerifyingKey};
 use portcullis_core::{
-    Client, ClientAuthMethod, CredentialStatus, Environment, Grant, Partner, PartnerStatus,
-    SystemClock,
+    Client, ClientAuthMethod, CredentialStatus, Environment, Grant, GrantPolicy, Partner,
+    PartnerStatus, SystemClock,
 };
 use portcullis_store::{Store, StoreError};
 use portcullis_tls::pki::{write_private_key_pem, DevPki};
@@ -111,6 +111,8 @@ pub fn demo_config(dir: &Path) -> Config {
         ],
         limits: LimitsConfig::default(),
         audit: crate::config::AuditSettings::default(),
+        traffic: crate::config::TrafficConfig::default(),
+        openapi_document: None,
         operations: Vec::new(),
     }
 }
@@ -193,12 +195,115 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
                 partner_id: p.partner_id.into(),
                 environment: p.environment,
                 scopes: p.scopes.iter().map(|s| s.to_string()).collect(),
+                policy: demo_policy(p.partner_id)?,
             };
             store.put_grant(&grant).await.map_err(|e| e.to_string())?;
         }
+        let grant = store
+            .get_grant(p.partner_id, p.environment)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(limit) = grant.policy.rate_limit {
+            entry["rate_limit_per_second"] = json!(limit.per_second);
+            entry["rate_limit_burst"] = json!(limit.burst);
+        }
+        entry["field_policy_operations"] = json!(grant.policy.fields.keys().collect::<Vec<_>>());
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// Each demo partner's grant policy, written as an operator would state it. Acme and Finch
+/// see production data minimized to their use case; Nova's sandbox sees all the synthetic
+/// data. Finch's KYC answers show every masking rule.
+fn demo_policy(partner_id: &str) -> Result<GrantPolicy, String> {
+    let envelope = ["Links", "Meta"];
+    let with_envelope = |paths: &[&str]| -> Vec<String> {
+        paths
+            .iter()
+            .chain(&envelope)
+            .map(|p| p.to_string())
+            .collect()
+    };
+    let policy = match partner_id {
+        "acme-payments" => json!({
+            "rate_limit": {"per_second": 20, "burst": 40},
+            "partner_rate_limit": {"per_second": 40, "burst": 80},
+            "quota": {"per_day": 100000, "per_month": 2000000},
+            "fields": {
+                "listAccounts": {
+                    "allow": with_envelope(&[
+                        "Data.Account[*].AccountId", "Data.Account[*].Status",
+                        "Data.Account[*].Currency", "Data.Account[*].AccountType",
+                        "Data.Account[*].AccountSubType", "Data.Account[*].Nickname",
+                    ]),
+                    "mask": [{"path": "Data.Account[*].Account[*].Identification", "rule": "keep_last", "chars": 4}],
+                },
+                "getAccount": {
+                    "allow": with_envelope(&[
+                        "Data.Account[*].AccountId", "Data.Account[*].Status",
+                        "Data.Account[*].Currency", "Data.Account[*].AccountType",
+                        "Data.Account[*].AccountSubType", "Data.Account[*].Nickname",
+                    ]),
+                    "mask": [{"path": "Data.Account[*].Account[*].Identification", "rule": "keep_last", "chars": 4}],
+                },
+                "getAccountBalances": {"allow": with_envelope(&["Data.Balance"])},
+                "getAccountTransactions": {"allow": with_envelope(&[
+                    "Data.Transaction[*].AccountId", "Data.Transaction[*].TransactionId",
+                    "Data.Transaction[*].Amount", "Data.Transaction[*].CreditDebitIndicator",
+                    "Data.Transaction[*].Status", "Data.Transaction[*].BookingDateTime",
+                    "Data.Transaction[*].TransactionInformation",
+                ])},
+                "createPayment": {"allow": ["*"]},
+            }
+        }),
+        "finch-lending" => json!({
+            "rate_limit": {"per_second": 10, "burst": 20},
+            "quota": {"per_day": 50000},
+            "fields": {
+                "listAccounts": {"allow": with_envelope(&[
+                    "Data.Account[*].AccountId", "Data.Account[*].Status",
+                    "Data.Account[*].Currency", "Data.Account[*].AccountType",
+                ])},
+                "getAccount": {"allow": with_envelope(&[
+                    "Data.Account[*].AccountId", "Data.Account[*].Status",
+                    "Data.Account[*].Currency", "Data.Account[*].AccountType",
+                ])},
+                "getAccountBalances": {"allow": with_envelope(&["Data.Balance"])},
+                "getCustomerKyc": {
+                    "allow": with_envelope(&[
+                        "Data.Kyc.CustomerId", "Data.Kyc.Name", "Data.Kyc.Nationality",
+                        "Data.Kyc.RiskRating", "Data.Kyc.VerificationStatus",
+                        "Data.Kyc.VerifiedDateTime", "Data.Kyc.Document.Type",
+                    ]),
+                    "mask": [
+                        {"path": "Data.Kyc.Document.Number", "rule": "keep_last", "chars": 4},
+                        {"path": "Data.Kyc.DateOfBirth", "rule": "redact"},
+                        {"path": "Data.Kyc.Email", "rule": "hash"},
+                    ],
+                },
+            }
+        }),
+        _ => json!({
+            "rate_limit": {"per_second": 5, "burst": 10},
+            "quota": {"per_day": 10000},
+            "fields": {
+                "listAccounts": {"allow": ["*"]},
+                "getAccount": {"allow": ["*"]},
+                "getAccountBalances": {"allow": ["*"]},
+                "getAccountTransactions": {"allow": ["*"]},
+                "getCustomerKyc": {"allow": ["*"]},
+                "createPayment": {"allow": ["*"]},
+            }
+        }),
+    };
+    let policy: GrantPolicy = serde_json::from_value(policy).map_err(|e| e.to_string())?;
+    let problems = policy.problems("policy");
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 async fn mint_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<String, String> {

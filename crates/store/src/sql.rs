@@ -279,14 +279,16 @@ fn client_from_row(row: &AnyRow) -> StoreResult<Client> {
     })
 }
 
-const GRANT_COLUMNS: &str = "partner_id, environment, scopes";
+const GRANT_COLUMNS: &str = "partner_id, environment, scopes, policy";
 
 fn grant_from_row(row: &AnyRow) -> StoreResult<Grant> {
     let scopes: String = row.try_get("scopes")?;
+    let policy: String = row.try_get("policy")?;
     Ok(Grant {
         partner_id: row.try_get("partner_id")?,
         environment: text_enum(row, "environment")?,
         scopes: serde_json::from_str(&scopes).map_err(json_error("scopes"))?,
+        policy: serde_json::from_str(&policy).map_err(json_error("policy"))?,
     })
 }
 
@@ -544,14 +546,17 @@ impl ClientStore for SqlStore {
 impl GrantStore for SqlStore {
     async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
         let scopes = serde_json::to_string(&grant.scopes).map_err(json_error("scopes"))?;
+        let policy = serde_json::to_string(&grant.policy).map_err(json_error("policy"))?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO grants (partner_id, environment, scopes) VALUES ($1, $2, $3) \
-             ON CONFLICT (partner_id, environment) DO UPDATE SET scopes = excluded.scopes",
+            "INSERT INTO grants (partner_id, environment, scopes, policy) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (partner_id, environment) \
+             DO UPDATE SET scopes = excluded.scopes, policy = excluded.policy",
         )
         .bind(grant.partner_id.as_str())
         .bind(grant.environment.as_str())
         .bind(scopes)
+        .bind(policy)
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "grant", &grant.partner_id, Some(&grant.partner_id)))?;

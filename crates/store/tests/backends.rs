@@ -7,8 +7,9 @@
 use std::future::Future;
 
 use portcullis_core::{
-    AdminRole, AdminToken, Client, ClientAuthMethod, CredentialStatus, Environment, Grant, Partner,
-    PartnerStatus, RevokedToken, Secret, SigningAlgorithm, SigningKey, SigningKeyStatus,
+    AdminRole, AdminToken, Client, ClientAuthMethod, CredentialStatus, Environment, Grant,
+    GrantPolicy, Partner, PartnerStatus, RevokedToken, Secret, SigningAlgorithm, SigningKey,
+    SigningKeyStatus,
 };
 use portcullis_store::{
     AdminTokenStore, ClientStore, GrantStore, PartnerStore, RevisionStore, RevocationStore,
@@ -175,6 +176,7 @@ fn grant(partner_id: &str, environment: Environment, scopes: &[&str]) -> Grant {
         partner_id: partner_id.to_string(),
         environment,
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        policy: GrantPolicy::default(),
     }
 }
 
@@ -308,8 +310,18 @@ async fn grants_round_trip(db: TestDb) {
         "acme/sandbox",
     );
 
-    // put replaces, keeping the scopes' order as given.
-    let narrowed = grant("acme", Environment::Production, &["kyc:read"]);
+    // put replaces, keeping the scopes' order as given, and the policy whole.
+    let mut narrowed = grant("acme", Environment::Production, &["kyc:read"]);
+    narrowed.policy = serde_json::from_value(serde_json::json!({
+        "rate_limit": {"per_second": 5, "burst": 10},
+        "quota": {"per_day": 1000},
+        "allowed_sources": ["203.0.113.0/24", "2001:db8::/32"],
+        "fields": {"get_kyc": {
+            "allow": ["Data.Customer[*].CustomerId"],
+            "mask": [{"path": "Data.Customer[*].DocumentNumber", "rule": "keep_last", "chars": 4}]
+        }}
+    }))
+    .unwrap();
     s.put_grant(&narrowed).await.unwrap();
     assert_eq!(
         s.get_grant("acme", Environment::Production).await.unwrap(),
@@ -544,7 +556,8 @@ async fn migrations_are_idempotent(db: TestDb) {
         "n",
     )
     .unwrap();
-    assert_eq!(applied, 1);
+    // Each migration once, however many times the store was opened.
+    assert_eq!(applied, 2);
 }
 
 async fn partners_never_see_each_others_rows(db: TestDb) {

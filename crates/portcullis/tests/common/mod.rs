@@ -144,6 +144,60 @@ impl Harness {
             .unwrap()
     }
 
+    /// A request to the admin API as the demo's administrator.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Response<Bytes> {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.s("/admin_url")))
+            .header(
+                "authorization",
+                format!("Bearer {}", self.s("/admin_token")),
+            )
+            .header("content-type", "application/json");
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.client(None)
+            .send(req.body(Full::new(body)).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Replaces a partner's grant through the admin API; panics unless it is accepted.
+    pub async fn put_grant(&self, partner_id: &str, env: Environment, grant: Value) {
+        let r = self
+            .admin(
+                "PUT",
+                &format!("/admin/v1/partners/{partner_id}/grants/{env}"),
+                Some(grant),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    }
+
+    /// Lets every field of every operation through for the partner of `client_id`, keeping
+    /// its scopes; for tests about something other than filtering.
+    pub async fn allow_all_fields(&self, client_id: &str) {
+        let partner = self.partner(client_id);
+        let operations = [
+            "listAccounts",
+            "getAccount",
+            "getAccountBalances",
+            "getAccountTransactions",
+            "getCustomerKyc",
+            "createPayment",
+        ];
+        let fields: serde_json::Map<String, Value> = operations
+            .iter()
+            .map(|op| (op.to_string(), json!({"allow": ["*"]})))
+            .collect();
+        let env = partner["environment"].as_str().unwrap().parse().unwrap();
+        self.put_grant(
+            partner["partner_id"].as_str().unwrap(),
+            env,
+            json!({"scopes": partner["scopes"], "policy": {"fields": fields}}),
+        )
+        .await;
+    }
+
     pub async fn post_form(
         &self,
         env: Environment,

@@ -17,23 +17,24 @@ pub(super) struct Migration {
 }
 
 /// Ordered by version; versions are never reused.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    statements: &[
-        // One row; every write bumps it in its own transaction so pollers notice changes.
-        "CREATE TABLE state_revision (
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        statements: &[
+            // One row; every write bumps it in its own transaction so pollers notice changes.
+            "CREATE TABLE state_revision (
             id BIGINT PRIMARY KEY CHECK (id = 1),
             revision BIGINT NOT NULL
         )",
-        "INSERT INTO state_revision (id, revision) VALUES (1, 0)",
-        "CREATE TABLE partners (
+            "INSERT INTO state_revision (id, revision) VALUES (1, 0)",
+            "CREATE TABLE partners (
             id {key} PRIMARY KEY,
             name TEXT NOT NULL,
             status TEXT NOT NULL,
             created_at BIGINT NOT NULL
         )",
-        "CREATE TABLE clients (
+            "CREATE TABLE clients (
             client_id {key} PRIMARY KEY,
             partner_id {key} NOT NULL REFERENCES partners (id),
             environment TEXT NOT NULL,
@@ -44,14 +45,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             created_at BIGINT NOT NULL,
             expires_at BIGINT
         )",
-        "CREATE INDEX clients_by_partner ON clients (partner_id)",
-        "CREATE TABLE grants (
+            "CREATE INDEX clients_by_partner ON clients (partner_id)",
+            "CREATE TABLE grants (
             partner_id {key} NOT NULL REFERENCES partners (id),
             environment {key} NOT NULL,
             scopes TEXT NOT NULL,
             PRIMARY KEY (partner_id, environment)
         )",
-        "CREATE TABLE signing_keys (
+            "CREATE TABLE signing_keys (
             kid {key} PRIMARY KEY,
             environment TEXT NOT NULL,
             algorithm TEXT NOT NULL,
@@ -59,23 +60,33 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             status TEXT NOT NULL,
             created_at BIGINT NOT NULL
         )",
-        // No foreign key to clients: a revocation must never fail because of what the
-        // client table holds, and the row is only kept until the token expires anyway.
-        "CREATE TABLE revoked_tokens (
+            // No foreign key to clients: a revocation must never fail because of what the
+            // client table holds, and the row is only kept until the token expires anyway.
+            "CREATE TABLE revoked_tokens (
             jti {key} PRIMARY KEY,
             client_id TEXT NOT NULL,
             expires_at BIGINT NOT NULL
         )",
-        "CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at)",
-        "CREATE TABLE admin_tokens (
+            "CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at)",
+            "CREATE TABLE admin_tokens (
             id {key} PRIMARY KEY,
             name TEXT NOT NULL,
             role TEXT NOT NULL,
             token_sha256 TEXT NOT NULL UNIQUE,
             created_at BIGINT NOT NULL
         )",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "grant policy",
+        statements: &[
+            // Rate limits, quotas, source allowlist and field policies, as one JSON document:
+            // they are read and replaced together, never queried by part.
+            "ALTER TABLE grants ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'",
+        ],
+    },
+];
 
 /// An arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
 /// several nodes start at once.

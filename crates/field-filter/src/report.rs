@@ -1,0 +1,95 @@
+//! Collecting the distinct paths of removed members.
+
+use crate::compile::{CompiledFieldPolicy, NodeId};
+
+/// Most distinct removed paths a report lists.
+pub(crate) const MAX_REMOVED: usize = 64;
+
+/// Where under a policy node something was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removed {
+    /// The value at the node itself (its shape did not match the policy).
+    Node,
+    /// A member whose key the node does not name.
+    Key,
+    /// An element of an array at the node (only at a root without `[*]`).
+    Each,
+}
+
+struct Entry {
+    node: NodeId,
+    what: Removed,
+    /// Unescaped key, for `Removed::Key`.
+    key: Box<[u8]>,
+}
+
+/// Remembers removals by policy node and key rather than by rendered path, so a removal
+/// that was already seen costs a few comparisons and no allocation.
+#[derive(Default)]
+pub(crate) struct Removals {
+    entries: Vec<Entry>,
+    truncated: bool,
+}
+
+impl Removals {
+    pub(crate) fn add(&mut self, node: NodeId, what: Removed, key: &[u8]) {
+        if self.truncated {
+            return;
+        }
+        let seen = self
+            .entries
+            .iter()
+            .any(|e| e.node == node && e.what == what && *e.key == *key);
+        if seen {
+            return;
+        }
+        if self.entries.len() == MAX_REMOVED {
+            self.truncated = true;
+            return;
+        }
+        self.entries.push(Entry {
+            node,
+            what,
+            key: key.into(),
+        });
+    }
+
+    pub(crate) fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Renders the normalized paths, e.g. `Data.Customer[*].DateOfBirth`.
+    pub(crate) fn paths(&self, policy: &CompiledFieldPolicy) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let base = policy.nodes.get(e.node as usize).map_or("", |n| &n.path);
+                match e.what {
+                    Removed::Node if base.is_empty() => "*".to_owned(),
+                    Removed::Node => base.to_owned(),
+                    Removed::Each => format!("{base}[*]"),
+                    Removed::Key => {
+                        let mut path = base.to_owned();
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        push_key(&mut path, &e.key);
+                        path
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// Appends a key as text. Keys come from validated JSON so they are UTF-8; control
+/// characters are written escaped so a report can go into a log line as it is.
+fn push_key(path: &mut String, key: &[u8]) {
+    for ch in String::from_utf8_lossy(key).chars() {
+        if ch.is_control() {
+            path.extend(ch.escape_unicode());
+        } else {
+            path.push(ch);
+        }
+    }
+}

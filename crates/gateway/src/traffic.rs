@@ -1,0 +1,172 @@
+//! Step 5 of the pipeline: rate limits per credential and per partner, then the partner's
+//! contract quotas. Keys are the authenticated client and partner, never anything the
+//! client wrote in a header.
+//!
+//! Answers carry the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the
+//! policies in `RateLimit-Policy` (`q` quota units, `w` window seconds) and their state in
+//! `RateLimit` (`r` remaining, `t` seconds until the quota is whole again).
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use portcullis_core::problem::Problem;
+use portcullis_core::GrantPolicy;
+use portcullis_policy::{
+    PeriodUsage, QuotaCounter, QuotaDecision, RateDecision, RateLimit, RateLimiter,
+};
+
+pub struct Traffic {
+    per_credential: RateLimiter<String>,
+    per_partner: RateLimiter<String>,
+    quotas: QuotaCounter<String>,
+}
+
+/// The RateLimit fields for one answer.
+#[derive(Debug, Default, Clone)]
+pub struct RateHeaders {
+    policy: Vec<String>,
+    state: Vec<String>,
+}
+
+impl RateHeaders {
+    fn limit(&mut self, name: &str, limit: RateLimit, remaining: u32, reset: u64) {
+        self.policy.push(format!(
+            "\"{name}\";q={};w={}",
+            limit.burst,
+            limit.window_seconds()
+        ));
+        self.state
+            .push(format!("\"{name}\";r={remaining};t={reset}"));
+    }
+
+    fn quota(&mut self, usage: &PeriodUsage) {
+        let window = match usage.period {
+            portcullis_policy::Period::Day => 86_400,
+            portcullis_policy::Period::Month => 30 * 86_400,
+        };
+        let name = usage.period.as_str();
+        self.policy
+            .push(format!("\"{name}\";q={};w={window}", usage.limit));
+        self.state.push(format!(
+            "\"{name}\";r={};t={}",
+            usage.limit.saturating_sub(usage.used),
+            usage.reset_seconds
+        ));
+    }
+
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for (name, items) in [
+            ("ratelimit-policy", &self.policy),
+            ("ratelimit", &self.state),
+        ] {
+            if items.is_empty() {
+                continue;
+            }
+            if let Ok(v) = HeaderValue::from_str(&items.join(", ")) {
+                headers.insert(name, v);
+            }
+        }
+    }
+}
+
+/// A refusal: the answer, why (for the audit entry) and the fields to send with it.
+pub struct Refusal {
+    pub problem: Problem,
+    pub reason: &'static str,
+    pub headers: RateHeaders,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self {
+            per_credential: RateLimiter::new(100_000),
+            per_partner: RateLimiter::new(100_000),
+            quotas: QuotaCounter::default(),
+        }
+    }
+}
+
+impl Traffic {
+    pub fn admit(
+        &self,
+        client_id: &str,
+        partner_id: &str,
+        policy: &GrantPolicy,
+        default_limit: RateLimit,
+        now_us: i64,
+    ) -> Result<RateHeaders, Refusal> {
+        let mut headers = RateHeaders::default();
+        let credential_limit = policy.rate_limit.unwrap_or(default_limit);
+        let checks = [
+            Some((
+                "credential",
+                &self.per_credential,
+                client_id,
+                credential_limit,
+            )),
+            policy
+                .partner_rate_limit
+                .map(|l| ("partner", &self.per_partner, partner_id, l)),
+        ];
+        for (name, limiter, key, limit) in checks.into_iter().flatten() {
+            match limiter.check(&key.to_string(), limit, now_us) {
+                RateDecision::Allowed {
+                    remaining,
+                    reset_seconds,
+                } => headers.limit(name, limit, remaining, reset_seconds),
+                RateDecision::Limited {
+                    retry_after_seconds,
+                } => {
+                    headers.limit(name, limit, 0, retry_after_seconds);
+                    return Err(Refusal {
+                        problem: too_many(
+                            format!("the {name} rate limit of {} requests per second (burst {}) is exceeded; retry after {retry_after_seconds} s", limit.per_second, limit.burst),
+                            retry_after_seconds,
+                        ),
+                        reason: if name == "credential" {
+                            "rate_limited_credential"
+                        } else {
+                            "rate_limited_partner"
+                        },
+                        headers,
+                    });
+                }
+            }
+        }
+        if !policy.quota.is_unlimited() {
+            match self.quotas.take(
+                &partner_id.to_string(),
+                &policy.quota,
+                now_us.div_euclid(1_000_000),
+            ) {
+                QuotaDecision::Allowed(usage) => usage.iter().for_each(|u| headers.quota(u)),
+                QuotaDecision::Exhausted(usage) => {
+                    headers.quota(&usage);
+                    return Err(Refusal {
+                        problem: too_many(
+                            format!(
+                                "the contract's {} quota of {} requests is used up; it renews in {} s",
+                                usage.period.as_str(),
+                                usage.limit,
+                                usage.reset_seconds
+                            ),
+                            usage.reset_seconds,
+                        ),
+                        reason: "quota_exhausted",
+                        headers,
+                    });
+                }
+            }
+        }
+        Ok(headers)
+    }
+}
+
+fn too_many(detail: String, retry_after_seconds: u64) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too Many Requests",
+        detail,
+    );
+    p.retry_after_seconds = Some(u32::try_from(retry_after_seconds).unwrap_or(u32::MAX));
+    p
+}
