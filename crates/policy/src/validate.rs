@@ -7,6 +7,7 @@ pub mod strict;
 
 use std::collections::BTreeMap;
 
+use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use serde_json::{Map, Value};
 
@@ -172,6 +173,18 @@ fn first_error(validator: &Validator, instance: &Value, root: &str) -> Result<()
             for segment in pointer.split('/').skip(1) {
                 field.push('.');
                 field.push_str(&segment.replace("~1", "/").replace("~0", "~"));
+            }
+            // These rules fail at the parent object; name the member itself.
+            let member = match error.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    unexpected.first().cloned()
+                }
+                ValidationErrorKind::Required { property } => property.as_str().map(str::to_string),
+                _ => None,
+            };
+            if let Some(member) = member {
+                field.push('.');
+                field.push_str(&member);
             }
             Err(Violation {
                 field,
