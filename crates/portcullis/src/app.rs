@@ -200,6 +200,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         }),
         "audit log"
     )?);
+    if apply_config_grants(config, store.as_ref(), &audit, clock.as_ref())
+        .await
+        .map_err(StartError)?
+        > 0
+    {
+        ctx!(loader.reload().await, "loading state")?;
+    }
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     if let Some(days) = config.audit.retention_days {
@@ -457,4 +464,68 @@ fn load_or_create_secret(path: &Path) -> std::io::Result<[u8; 32]> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Applies the grants stated in the configuration: each one that differs from the stored
+/// grant replaces it, recorded in the audit log as a change by `config-file`. A grant for a
+/// partner that does not exist yet is skipped with a warning and applied on a later reload.
+/// Returns the number of grants changed.
+pub async fn apply_config_grants(
+    config: &Config,
+    store: &dyn Store,
+    audit: &AuditLog,
+    clock: &dyn Clock,
+) -> Result<usize, String> {
+    let mut changed = 0;
+    for (i, g) in config.grants.iter().enumerate() {
+        if store.get_partner(&g.partner_id).await.is_err() {
+            tracing::warn!(partner_id = %g.partner_id, "grants[{i}]: no such partner yet; grant not applied");
+            continue;
+        }
+        let grant = portcullis_core::Grant {
+            partner_id: g.partner_id.clone(),
+            environment: g.environment,
+            scopes: g.scopes.clone(),
+            policy: g.policy.clone(),
+        };
+        if store
+            .get_grant(&g.partner_id, g.environment)
+            .await
+            .ok()
+            .as_ref()
+            == Some(&grant)
+        {
+            continue;
+        }
+        store
+            .put_grant(&grant)
+            .await
+            .map_err(|e| format!("grants[{i}]: {e}"))?;
+        let policy_json = serde_json::to_vec(&grant.policy).unwrap_or_default();
+        let event = portcullis_audit::AuditEvent::by_admin(
+            clock.now_ms(),
+            portcullis_audit::EventKind::AdminChange,
+            "config-file",
+            "grant.put",
+            BTreeMap::from([
+                ("partner_id".to_string(), grant.partner_id.clone()),
+                (
+                    "environment".to_string(),
+                    grant.environment.as_str().to_string(),
+                ),
+                ("scopes".to_string(), grant.scopes.join(" ")),
+                (
+                    "policy_sha256".to_string(),
+                    portcullis_core::jose::sha256_b64(&policy_json),
+                ),
+            ]),
+        );
+        audit
+            .append(&event)
+            .await
+            .map_err(|e| format!("grants[{i}]: not recorded in the audit log: {e}"))?;
+        tracing::info!(partner_id = %grant.partner_id, environment = %grant.environment, "grant applied from the configuration");
+        changed += 1;
+    }
+    Ok(changed)
 }

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use portcullis_core::{Environment, SigningAlgorithm};
+use portcullis_core::{Environment, GrantPolicy, SigningAlgorithm};
 use portcullis_policy::{NetworkList, RateLimit, RequestSchemas, SchemaSource};
 use serde::Deserialize;
 
@@ -38,6 +38,21 @@ pub struct Config {
     /// API operations; the demo bank API when absent.
     #[serde(default)]
     pub operations: Vec<OperationConfig>,
+    /// Grants stated in the file. Applied at start and on SIGHUP (a changed grant replaces
+    /// the stored one and reaches the gateways at once); grants not listed here are left
+    /// to the admin API.
+    #[serde(default)]
+    pub grants: Vec<GrantConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    pub partner_id: String,
+    pub environment: Environment,
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub policy: GrantPolicy,
 }
 
 /// Rate limits that are not a grant's, where addresses come from, and response filtering.
@@ -542,6 +557,32 @@ impl Config {
         }
         if let Err(e) = self.route_table() {
             err("operations".into(), e);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, g) in self.grants.iter().enumerate() {
+            if !seen.insert((g.partner_id.as_str(), g.environment)) {
+                err(
+                    format!("grants[{i}]"),
+                    format!(
+                        "a second grant for {} in {}; state each partner's grant once per environment",
+                        g.partner_id, g.environment
+                    ),
+                );
+            }
+            for (j, scope) in g.scopes.iter().enumerate() {
+                if scope.is_empty() || scope.contains(char::is_whitespace) {
+                    err(
+                        format!("grants[{i}].scopes[{j}]"),
+                        format!(
+                            "{scope:?} is not a scope; scopes are single words like accounts:read"
+                        ),
+                    );
+                }
+            }
+            for problem in g.policy.problems(&format!("grants[{i}].policy")) {
+                let (path, detail) = problem.split_once(": ").unwrap_or(("grants", &problem));
+                err(path.to_string(), detail.to_string());
+            }
         }
         if errors.is_empty() {
             Ok(())

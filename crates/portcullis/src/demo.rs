@@ -114,6 +114,7 @@ pub fn demo_config(dir: &Path) -> Config {
         traffic: crate::config::TrafficConfig::default(),
         openapi_document: None,
         operations: Vec::new(),
+        grants: Vec::new(),
     }
 }
 
@@ -488,6 +489,24 @@ Copy and paste:
   curl -s --cacert $CA -H "Authorization: Bearer $FINCH" $GW/customers/{customer}/kyc
   curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/accounts/{account}/transactions
 
+  # 3b. Data minimization: the bank's own KYC answer, then Finch's. Address and phone are
+  #     gone, the document number keeps its last 4 characters, the date of birth is
+  #     redacted and the email is a keyed hash stable for Finch (it can join on it)
+  curl -s {bank_url}/customers/{customer}/kyc
+  curl -s --cacert $CA -H "Authorization: Bearer $FINCH" $GW/customers/{customer}/kyc
+  curl -s --cacert $CA -H "Authorization: Bearer $ADMIN_TOKEN" $ADMIN/admin/v1/partners/finch-lending/grants/production
+
+  # 3c. Rate limiting: Finch may make {finch_rate}/s, {finch_burst} at once; the rest get 429 with
+  #     Retry-After and the RateLimit / RateLimit-Policy fields
+  for i in $(seq 1 30); do curl -s -o /dev/null -w "%{{http_code}} " --cacert $CA \
+       -H "Authorization: Bearer $FINCH" $GW/accounts; done; echo
+  curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/accounts | grep -i -E "^(HTTP|retry-after|ratelimit)"
+
+  # 3d. Requests are validated: a payment with an unknown field is refused, naming it
+  curl -s --cacert $CA --cert {acme_cert} --key {acme_key} -H "Authorization: Bearer $ACME" \
+       -H "Idempotency-Key: demo-0" -H "Content-Type: application/json" $GW/payments \
+       -d '{{"Data":{{"Initiation":{{"Status":"Settled"}}}}}}'
+
   # 4. Nova works in the sandbox; its sandbox token is refused by production (401)
   NOVA=$($PC token --demo {dir}/demo.json --client-id nova-budgeting-sandbox)
   curl -s --cacert $CA -H "Authorization: Bearer $NOVA" $SB/accounts
@@ -519,5 +538,7 @@ Stop with Ctrl-C, then verify the audit log offline:  $PC audit verify --dir {di
         acme_cert = s(&acme["client_cert"]),
         acme_key = s(&acme["client_key"]),
         jwks = s(&prod["jwks_url"]),
+        finch_rate = find("finch-lending-prod")["rate_limit_per_second"],
+        finch_burst = find("finch-lending-prod")["rate_limit_burst"],
     )
 }

@@ -103,8 +103,45 @@ async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", file.display()))?;
         tracing::warn!(file = %file.display(), "first start: created the bootstrap admin token; move it somewhere safe");
     }
-    wait_for_signal().await;
+    // SIGHUP re-reads the configuration and applies its grants; everything else in the
+    // file needs a restart, and a file that no longer validates changes nothing.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
+    let stop = wait_for_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hangup.recv() => reload_grants(&path, &running).await,
+        }
+    }
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+async fn reload_grants(path: &std::path::Path, running: &app::Running) {
+    let config = match config::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("SIGHUP: configuration not reloaded, nothing changed:\n{e}");
+            return;
+        }
+    };
+    let applied = app::apply_config_grants(
+        &config,
+        running.store.as_ref(),
+        &running.audit,
+        &SystemClock,
+    )
+    .await;
+    match applied {
+        Ok(changed) => {
+            if let Err(e) = running.loader.reload().await {
+                tracing::warn!(error = %e, "SIGHUP: snapshot reload failed; the poller will retry");
+            }
+            tracing::info!(changed, "SIGHUP: configuration grants applied");
+        }
+        Err(e) => tracing::error!("SIGHUP: {e}"),
+    }
 }

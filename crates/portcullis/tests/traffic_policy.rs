@@ -593,3 +593,63 @@ async fn bad_policies_are_refused_with_every_problem_named() {
     assert!(String::from_utf8_lossy(r.body()).contains("rate_limits"));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() {
+    let h = Harness::start().await;
+    let token = h.token_jwt(FINCH, Production).await;
+    // The operator edits the file; SIGHUP runs exactly this.
+    let mut config = portcullis::demo::demo_config(h.dir.path());
+    config.grants = toml::from_str::<toml::Table>(
+        r#"
+        [[grants]]
+        partner_id = "finch-lending"
+        environment = "production"
+        scopes = ["accounts:read"]
+        policy.rate_limit = { per_second = 1, burst = 1 }
+        policy.fields.listAccounts.allow = ["Data.Account[*].AccountId"]
+        "#,
+    )
+    .unwrap()["grants"]
+        .clone()
+        .try_into()
+        .unwrap();
+    config.validate().unwrap();
+    let running = h.running();
+    let changed = portcullis::app::apply_config_grants(
+        &config,
+        running.store.as_ref(),
+        &running.audit,
+        &portcullis_core::SystemClock,
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed, 1);
+    running.loader.reload().await.unwrap();
+    let r = h.get(Production, "/accounts", Some(&token), None).await;
+    assert_eq!(r.status(), 200);
+    let accounts = json_body(&r)["Data"]["Account"].as_array().unwrap().clone();
+    assert!(accounts.iter().all(|a| a.as_object().unwrap().len() == 1));
+    assert_eq!(
+        h.get(Production, "/accounts", Some(&token), None)
+            .await
+            .status(),
+        429
+    );
+    // The same file again changes nothing (and records nothing).
+    let again = portcullis::app::apply_config_grants(
+        &config,
+        running.store.as_ref(),
+        &running.audit,
+        &portcullis_core::SystemClock,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
+    // A bad policy in the file is refused with its path.
+    let mut bad = config.clone();
+    bad.grants[0].policy.allowed_sources = vec!["nope".into()];
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("grants[0].policy.allowed_sources[0]"), "{e}");
+    h.stop().await;
+}

@@ -137,3 +137,44 @@ fn audit_settings_are_checked() {
         .to_string()
         .contains("audit.archive_dir: has no effect"));
 }
+
+/// The commented grant in the example is what an operator will copy: it must be valid.
+#[test]
+fn the_example_grant_is_valid_once_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/portcullis.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("# [[grants]]").unwrap();
+    let grant: String = text[start..]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = parse(&format!("{GOOD}\n{grant}\n")).unwrap();
+    let g = &config.grants[0];
+    assert_eq!(g.partner_id, "finch-lending");
+    assert_eq!(g.policy.fields["getCustomerKyc"].mask.len(), 3);
+    assert_eq!(g.policy.allowed_sources.len(), 2);
+}
+
+#[test]
+fn traffic_settings_and_stated_grants_are_checked() {
+    let bad = format!(
+        "{GOOD}\n[traffic]\ntrusted_proxies = [\"10.0.0.0/33\"]\ndefault_rate_limit = {{ per_second = 0, burst = 1 }}\nmax_json_depth = 1000\n\n[[grants]]\npartner_id = \"p\"\nenvironment = \"production\"\nscopes = [\"a b\"]\npolicy.fields.listAccounts.allow = [\"Data..x\"]\n\n[[grants]]\npartner_id = \"p\"\nenvironment = \"production\"\nscopes = []\n"
+    );
+    let err = parse(&bad).unwrap_err().to_string();
+    for expected in [
+        "traffic.trusted_proxies[0]",
+        "traffic.default_rate_limit: per_second",
+        "traffic.max_json_depth",
+        "grants[0].scopes[0]",
+        "grants[0].policy.fields.listAccounts.allow[0]",
+        "grants[1]: a second grant for p in production",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    }
+    let unknown = format!("{GOOD}\n[[grants]]\npartner_id = \"p\"\nenvironment = \"production\"\nscopes = []\npolicy.rate = 1\n");
+    assert!(parse(&unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field `rate`"));
+}
