@@ -18,13 +18,14 @@ use crate::token_cache::TokenCache;
 #[derive(Debug)]
 pub struct AuthnFailure {
     pub reason: &'static str,
-    pub problem: Problem,
+    /// Boxed: failures are the rare path, and a small `Result` keeps the common one cheap.
+    pub problem: Box<Problem>,
 }
 
 fn fail(reason: &'static str, error: Option<&'static str>, detail: &str) -> AuthnFailure {
     AuthnFailure {
         reason,
-        problem: Problem::unauthorized(error, detail),
+        problem: Box::new(Problem::unauthorized(error, detail)),
     }
 }
 

@@ -105,6 +105,13 @@ fn full(bytes: Bytes) -> ResponseBody {
 /// answer has no slot and so no entry of its own.
 const SHED: &str = "audit_backpressure";
 
+/// How a request is named: ours, and the partner's FAPI interaction id.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    request_id: &'a str,
+    interaction_id: &'a str,
+}
+
 /// The outcome of one request, for the audit entry and the log line.
 struct Decision {
     kind: EventKind,
@@ -249,8 +256,10 @@ impl Gateway {
                 request,
                 conn,
                 source,
-                &request_id,
-                &interaction_id,
+                Ids {
+                    request_id: &request_id,
+                    interaction_id: &interaction_id,
+                },
                 &mut decision,
                 &mut slot,
             )
@@ -385,11 +394,14 @@ impl Gateway {
         request: Request<Incoming>,
         conn: &ConnectionInfo,
         source: IpAddr,
-        request_id: &str,
-        interaction_id: &str,
+        ids: Ids<'_>,
         decision: &mut Decision,
         slot: &mut Option<Slot>,
     ) -> Result<Response<ResponseBody>, Problem> {
+        let Ids {
+            request_id,
+            interaction_id,
+        } = ids;
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
         check_request_headers(request.headers())
             .inspect_err(|_| decision.reason = "malformed_request")?;
@@ -466,7 +478,7 @@ impl Gateway {
             .authenticate(request.headers(), conn.peer.as_ref())
             .map_err(|f| {
                 decision.reason = f.reason;
-                f.problem
+                *f.problem
             })?;
         decision.client_id = Some(claims.client_id.clone());
         decision.partner_id = Some(claims.partner_id.clone());
@@ -525,7 +537,7 @@ impl Gateway {
             Err(refusal) => {
                 decision.reason = refusal.reason;
                 decision.rate_headers = Some(refusal.headers);
-                return Err(refusal.problem);
+                return Err(*refusal.problem);
             }
         }
         if operation.requires_idempotency_key && !request.headers().contains_key("idempotency-key")
@@ -542,10 +554,8 @@ impl Gateway {
             .read_body(body, self.limits.max_body_bytes)
             .await
             .inspect_err(|_| decision.reason = "body_rejected")?;
-        validate_request(operation, &parts, &body, self.limits.max_json_depth).map_err(|v| {
-            decision.reason = "request_invalid";
-            v
-        })?;
+        validate_request(operation, &parts, &body, self.limits.max_json_depth)
+            .inspect_err(|_| decision.reason = "request_invalid")?;
 
         // 7. Upstream: sanitized headers, trusted identity added.
         let path_and_query = parts
@@ -623,7 +633,7 @@ impl Gateway {
         let (body, report) = filtered.map_err(|u: Unfilterable| {
             tracing::warn!(%request_id, reason = u.reason, "upstream answer not filterable");
             decision.reason = u.reason;
-            u.problem
+            *u.problem
         })?;
         decision.fields_removed = report.removed;
         if report.truncated {

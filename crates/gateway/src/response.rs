@@ -32,18 +32,18 @@ pub const ERROR_ENVELOPE: &[&str] = &[
 /// Why an upstream answer could not be filtered; it is never passed on unfiltered.
 pub struct Unfilterable {
     pub reason: &'static str,
-    pub problem: Problem,
+    pub problem: Box<Problem>,
 }
 
 fn bad_gateway(reason: &'static str, detail: &str) -> Unfilterable {
     Unfilterable {
         reason,
-        problem: Problem::new(
+        problem: Box::new(Problem::new(
             StatusCode::BAD_GATEWAY,
             "upstream-unfilterable",
             "Bad Gateway",
             detail,
-        ),
+        )),
     }
 }
 
@@ -125,12 +125,12 @@ pub async fn filter_body(
         Ok(result) => result,
         Err(_) => Err(Unfilterable {
             reason: "upstream_timeout",
-            problem: Problem::new(
+            problem: Box::new(Problem::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream-timeout",
                 "Gateway Timeout",
                 "the upstream service did not finish its answer in time",
-            ),
+            )),
         }),
     }
 }

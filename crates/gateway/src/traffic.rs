@@ -69,7 +69,7 @@ impl RateHeaders {
 
 /// A refusal: the answer, why (for the audit entry) and the fields to send with it.
 pub struct Refusal {
-    pub problem: Problem,
+    pub problem: Box<Problem>,
     pub reason: &'static str,
     pub headers: RateHeaders,
 }
@@ -160,7 +160,7 @@ impl Traffic {
     }
 }
 
-fn too_many(detail: String, retry_after_seconds: u64) -> Problem {
+fn too_many(detail: String, retry_after_seconds: u64) -> Box<Problem> {
     let mut p = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
@@ -168,5 +168,5 @@ fn too_many(detail: String, retry_after_seconds: u64) -> Problem {
         detail,
     );
     p.retry_after_seconds = Some(u32::try_from(retry_after_seconds).unwrap_or(u32::MAX));
-    p
+    Box::new(p)
 }

@@ -73,6 +73,16 @@ fn demo_serves_the_walkthrough_and_stops_on_sigterm() {
             );
         }
     }
+    // Each partner's rate limit is stated where its developer will look.
+    for partner in demo["partners"].as_array().unwrap() {
+        for key in ["rate_limit_per_second", "rate_limit_burst"] {
+            assert!(
+                partner[key].as_u64().is_some_and(|n| n > 0),
+                "demo.json partner {} lacks {key}",
+                partner["client_id"]
+            );
+        }
+    }
     for path in [
         &demo["ca_cert"],
         &demo["partners"][0]["client_cert"],
