@@ -29,10 +29,10 @@ use portcullis_policy::{client_address, NetworkList, RateLimit, Violation};
 use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
-use crate::proxy::{
-    sanitize_request_headers, set_header, strip_hop_by_hop, Upstream, UpstreamError,
+use crate::proxy::{sanitize_request_headers, set_header, Upstream, UpstreamError};
+use crate::response::{
+    check_headers, filter_body, retain_response_headers, Unfilterable, ERROR_ENVELOPE,
 };
-use crate::response::{check_headers, filter_body, Unfilterable, ERROR_ENVELOPE};
 use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
@@ -613,7 +613,6 @@ impl Gateway {
         // 8. Response: only the fields the grant allows for this operation; error answers
         // keep their envelope only.
         let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
         let policy = if parts.status.is_success() {
             grant
                 .fields
@@ -639,8 +638,9 @@ impl Gateway {
         if report.truncated {
             decision.fields_removed.push("(more)".into());
         }
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-        parts.headers.remove(http::header::ETAG);
+        // After the filter: it needs the upstream's content headers. The length is the
+        // filtered body's, set from it.
+        retain_response_headers(&mut parts.headers);
         Ok(Response::from_parts(parts, full(body)))
     }
 

@@ -47,6 +47,34 @@ fn bad_gateway(reason: &'static str, detail: &str) -> Unfilterable {
     }
 }
 
+/// Upstream response headers a partner may see. Headers are data too (an upstream could
+/// put a customer's email in one), so the same default-deny rule as for body fields
+/// applies: these describe the answer, not a customer.
+const RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "content-language",
+    "cache-control",
+    "expires",
+    "last-modified",
+    "location",
+    "retry-after",
+    "allow",
+    "date",
+    "vary",
+];
+
+/// Removes every upstream header not in [`RESPONSE_HEADERS`].
+pub fn retain_response_headers(headers: &mut HeaderMap) {
+    let unlisted: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| !RESPONSE_HEADERS.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    for name in unlisted {
+        headers.remove(name);
+    }
+}
+
 /// Refuses what cannot be filtered: encoded bodies and bodies that do not say they are JSON.
 pub fn check_headers(headers: &HeaderMap, status: StatusCode) -> Result<(), Unfilterable> {
     let encoded = headers

@@ -57,6 +57,9 @@ async fn echo_upstream() -> SocketAddr {
                         .insert("connection", "x-upstream-secret-hop".parse().unwrap());
                     r.headers_mut()
                         .insert("x-upstream-secret-hop", "1".parse().unwrap());
+                    // Data in a header is data too.
+                    r.headers_mut()
+                        .insert("x-customer-email", "alice@example.com".parse().unwrap());
                     Ok::<_, Infallible>(r)
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -223,6 +226,10 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
     assert!(
         !r.headers().contains_key("x-upstream-secret-hop"),
         "a hop-by-hop header of the upstream leaked"
+    );
+    assert!(
+        !r.headers().contains_key("x-customer-email"),
+        "an upstream header outside the response allowlist leaked"
     );
     let echo = json_body(&r);
     let seen = &echo["headers"];
