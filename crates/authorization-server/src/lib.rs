@@ -161,12 +161,13 @@ impl AuthorizationServer {
             RateDecision::Allowed { .. } => Ok(()),
             RateDecision::Limited {
                 retry_after_seconds,
+                ..
             } => Err(OAuthError::too_many_requests(retry_after_seconds)),
         }
     }
 
-    /// After authentication: the client's own limit, and the partner's address allowlist.
-    fn admit_client(
+    /// The partner's address allowlist, for an authenticated client.
+    fn check_source(
         &self,
         snapshot: &Snapshot,
         client: &AuthenticatedClient,
@@ -179,6 +180,17 @@ impl AuthorizationServer {
                 format!("requests from {source} are not allowed for this client; ask the bank to add your egress address to the allowlist"),
             ));
         }
+        Ok(())
+    }
+
+    /// After authentication: the partner's address allowlist, then the client's own limit.
+    fn admit_client(
+        &self,
+        snapshot: &Snapshot,
+        client: &AuthenticatedClient,
+        source: IpAddr,
+    ) -> Result<(), OAuthError> {
+        self.check_source(snapshot, client, source)?;
         match self.per_client.check(
             &client.client_id,
             self.config.token_rate_per_client,
@@ -187,6 +199,7 @@ impl AuthorizationServer {
             RateDecision::Allowed { .. } => Ok(()),
             RateDecision::Limited {
                 retry_after_seconds,
+                ..
             } => Err(OAuthError::too_many_requests(retry_after_seconds)),
         }
     }
@@ -221,7 +234,7 @@ impl AuthorizationServer {
         }
         let result = match (method.clone(), path) {
             (Method::POST, TOKEN_PATH) => self.token(request, caller, outcome),
-            (Method::POST, INTROSPECT_PATH) => self.introspect(request, peer, outcome),
+            (Method::POST, INTROSPECT_PATH) => self.introspect(request, caller, outcome),
             (Method::POST, REVOKE_PATH) => self.revoke(request, peer, outcome).await,
             (Method::GET, JWKS_PATH) => Ok(self.jwks()),
             (Method::GET, METADATA_PATH) => Ok(self.metadata()),
@@ -411,10 +424,15 @@ impl AuthorizationServer {
     fn introspect(
         &self,
         request: &Request<Bytes>,
-        peer: Option<&PeerIdentity>,
+        from: Caller<'_>,
         outcome: &mut Outcome,
     ) -> Result<Response<Bytes>, OAuthError> {
-        let (form, snapshot, caller) = self.token_management_request(request, peer, outcome)?;
+        let (form, snapshot, caller) =
+            self.token_management_request(request, from.peer, outcome)?;
+        // Introspection answers with token details, so it is held to the allowlist like
+        // the token endpoint. Revocation is not: a partner must be able to kill a leaked
+        // token from wherever it learns of the leak.
+        self.check_source(&snapshot, &caller, from.source)?;
         let token = form.require("token")?;
         let now = self.clock.now();
         // A client learns about its own tokens only; anything else is simply

@@ -85,7 +85,9 @@ pub async fn put(
     };
     state.store().put_grant(&grant).await?;
     state.publish().await;
-    let policy_json = serde_json::to_vec(&grant.policy).unwrap_or_default();
+    // The whole policy, not a digest: an auditor must be able to tell which fields a
+    // partner could see on any day from the log alone.
+    let policy_json = serde_json::to_string(&grant.policy).unwrap_or_default();
     state
         .record(
             &admin,
@@ -95,10 +97,7 @@ pub async fn put(
                 ("partner_id".to_string(), partner_id.clone()),
                 ("environment".to_string(), environment.as_str().to_string()),
                 ("scopes".to_string(), grant.scopes.join(" ")),
-                (
-                    "policy_sha256".to_string(),
-                    portcullis_core::jose::sha256_b64(&policy_json),
-                ),
+                ("policy".to_string(), policy_json),
             ]),
         )
         .await?;

@@ -23,7 +23,7 @@ use portcullis_core::problem::{InvalidParam, Problem};
 use portcullis_core::snapshot::SharedSnapshot;
 use portcullis_core::token::TokenExpectations;
 use portcullis_core::Environment;
-use portcullis_field_filter::{CompiledFieldPolicy, HashKey};
+use portcullis_field_filter::{CompiledFieldPolicy, FilterReport, HashKey};
 use portcullis_policy::validate::strict;
 use portcullis_policy::{client_address, NetworkList, RateLimit, Violation};
 use portcullis_tls::ConnectionInfo;
@@ -31,7 +31,7 @@ use portcullis_tls::ConnectionInfo;
 use crate::authn::Authenticator;
 use crate::proxy::{sanitize_request_headers, set_header, Upstream, UpstreamError};
 use crate::response::{
-    check_headers, filter_body, retain_response_headers, Unfilterable, ERROR_ENVELOPE,
+    check_headers, error_body, filter_body, retain_response_headers, Unfilterable,
 };
 use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
@@ -93,8 +93,6 @@ pub struct Gateway {
     field_hash_master: [u8; 32],
     /// For operations a grant states no field policy for: nothing passes.
     deny_all: CompiledFieldPolicy,
-    /// For upstream error answers: the error envelope only.
-    error_policy: CompiledFieldPolicy,
 }
 
 fn full(bytes: Bytes) -> ResponseBody {
@@ -191,9 +189,6 @@ impl Gateway {
             trusted_proxies: NetworkList::default(),
             field_hash_master: random_key(),
             deny_all: CompiledFieldPolicy::deny_all(),
-            error_policy: CompiledFieldPolicy::deny_all()
-                .with_allowed(ERROR_ENVELOPE)
-                .unwrap_or_else(|_| CompiledFieldPolicy::deny_all()),
         }
     }
 
@@ -339,7 +334,7 @@ impl Gateway {
             &method,
             response.status().as_u16(),
             latency_us,
-            conn,
+            source,
         );
         response
     }
@@ -380,12 +375,10 @@ impl Gateway {
             "strict-transport-security",
             HeaderValue::from_static("max-age=31536000"),
         );
-        if !headers.contains_key(http::header::CACHE_CONTROL) {
-            headers.insert(
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            );
-        }
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         response
     }
 
@@ -576,7 +569,7 @@ impl Gateway {
         set_header(headers, "x-portcullis-operation", &operation.id);
         set_header(headers, "x-request-id", request_id);
         set_header(headers, "x-fapi-interaction-id", interaction_id);
-        set_header(headers, "x-forwarded-for", &conn.remote.ip().to_string());
+        set_header(headers, "x-forwarded-for", &source.to_string());
         set_header(headers, "x-forwarded-proto", "https");
         // Bodies are filtered, so they must arrive unencoded.
         set_header(headers, "accept-encoding", "identity");
@@ -613,20 +606,28 @@ impl Gateway {
         // 8. Response: only the fields the grant allows for this operation; error answers
         // keep their envelope only.
         let (mut parts, body) = response.into_parts();
-        let policy = if parts.status.is_success() {
-            grant
-                .fields
-                .get(&operation.id)
-                .map_or(&self.deny_all, |p| p.as_ref())
-        } else {
-            &self.error_policy
-        };
         let key = HashKey::derive(&self.field_hash_master, &claims.partner_id);
+        let policy = grant
+            .fields
+            .get(&operation.id)
+            .map_or(&self.deny_all, |p| p.as_ref());
         let filtered = match check_headers(&parts.headers, parts.status) {
-            Ok(()) => {
+            Ok(()) if parts.status.is_success() => {
                 let (max, timeout) = (self.limits.max_response_bytes, self.upstream.timeout());
                 filter_body(body, policy, &key, max, timeout).await
             }
+            // Error answers keep their envelope only, whatever the grant.
+            Ok(()) => error_body(body, self.upstream.timeout())
+                .await
+                .map(|(body, removed)| {
+                    (
+                        body,
+                        FilterReport {
+                            removed,
+                            ..Default::default()
+                        },
+                    )
+                }),
             Err(u) => Err(u),
         };
         let (body, report) = filtered.map_err(|u: Unfilterable| {
@@ -640,7 +641,7 @@ impl Gateway {
         }
         // After the filter: it needs the upstream's content headers. The length is the
         // filtered body's, set from it.
-        retain_response_headers(&mut parts.headers);
+        retain_response_headers(&mut parts.headers, parts.status);
         Ok(Response::from_parts(parts, full(body)))
     }
 
@@ -759,7 +760,7 @@ fn log_line(
     method: &http::Method,
     status: u16,
     latency_us: u64,
-    conn: &ConnectionInfo,
+    source: IpAddr,
 ) {
     let (operation, partner, client) = (
         decision.operation.as_deref().unwrap_or("-"),
@@ -770,6 +771,6 @@ fn log_line(
     if status < 400 {
         tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
     } else {
-        tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = decision.reason, remote = %conn.remote.ip(), "request denied");
+        tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = decision.reason, %source, "request denied");
     }
 }

@@ -122,6 +122,9 @@ pub fn sanitize_request_headers(headers: &mut HeaderMap) {
     headers.remove(http::header::COOKIE);
     headers.remove(http::header::FORWARDED);
     headers.remove(http::header::HOST);
+    // A part of a body cannot be filtered; partners get whole answers.
+    headers.remove(http::header::RANGE);
+    headers.remove(http::header::IF_RANGE);
     let spoofable: Vec<HeaderName> = headers
         .keys()
         .filter(|n| {

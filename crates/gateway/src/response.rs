@@ -7,20 +7,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use portcullis_core::problem::Problem;
 use portcullis_field_filter::{CompiledFieldPolicy, FieldFilter, FilterReport, HashKey};
 
-/// What any upstream error body may carry, whatever the grant: Open Banking error
-/// envelopes, RFC 9457 problem details and OAuth errors. Anything else is removed.
-pub const ERROR_ENVELOPE: &[&str] = &[
+/// The members an upstream error body may keep, whatever the grant: Open Banking error
+/// envelopes, RFC 9457 problem details and OAuth errors. Each passes only as a short
+/// scalar, so no object or list of customer data can ride inside `detail` or `Message`.
+const ERROR_MEMBERS: &[&str] = &[
     "Code",
     "Id",
     "Message",
-    "Errors[*].ErrorCode",
-    "Errors[*].Message",
-    "Errors[*].Path",
     "type",
     "title",
     "status",
@@ -28,6 +26,13 @@ pub const ERROR_ENVELOPE: &[&str] = &[
     "error",
     "error_description",
 ];
+const ERROR_ITEM_MEMBERS: &[&str] = &["ErrorCode", "Message", "Path"];
+/// Longest text kept from an error member, in characters.
+const ERROR_TEXT_CHARS: usize = 256;
+/// At most this many `Errors` items are kept.
+const ERROR_ITEMS: usize = 10;
+/// Error bodies are small; a bigger one is not passed on at all.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Why an upstream answer could not be filtered; it is never passed on unfiltered.
 pub struct Unfilterable {
@@ -53,8 +58,6 @@ fn bad_gateway(reason: &'static str, detail: &str) -> Unfilterable {
 const RESPONSE_HEADERS: &[&str] = &[
     "content-type",
     "content-language",
-    "cache-control",
-    "expires",
     "last-modified",
     "location",
     "retry-after",
@@ -63,8 +66,14 @@ const RESPONSE_HEADERS: &[&str] = &[
     "vary",
 ];
 
-/// Removes every upstream header not in [`RESPONSE_HEADERS`].
-pub fn retain_response_headers(headers: &mut HeaderMap) {
+/// Removes every upstream header not in [`RESPONSE_HEADERS`]. `Location` stays only on a
+/// 201, where it names the created resource. Caching is never the upstream's call: every
+/// answer is `no-store` (see the pipeline's `finish`), so no shared cache can hand one
+/// partner's filtered answer to another.
+pub fn retain_response_headers(headers: &mut HeaderMap, status: StatusCode) {
+    if status != StatusCode::CREATED {
+        headers.remove(http::header::LOCATION);
+    }
     let unlisted: Vec<http::HeaderName> = headers
         .keys()
         .filter(|name| !RESPONSE_HEADERS.contains(&name.as_str()))
@@ -80,6 +89,12 @@ pub fn check_headers(headers: &HeaderMap, status: StatusCode) -> Result<(), Unfi
     let encoded = headers
         .get(http::header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        return Err(bad_gateway(
+            "upstream_partial",
+            "the upstream answered with part of a body, which cannot be filtered",
+        ));
+    }
     if encoded {
         return Err(bad_gateway(
             "upstream_encoded",
@@ -163,9 +178,121 @@ pub async fn filter_body(
     }
 }
 
+/// Reads an upstream error body and rebuilds it from its envelope members alone (see
+/// [`ERROR_MEMBERS`]); returns the body and the paths of what was left out.
+pub async fn error_body(
+    body: Incoming,
+    timeout: Duration,
+) -> Result<(Bytes, Vec<String>), Unfilterable> {
+    let read = Limited::new(body, MAX_ERROR_BODY).collect();
+    let bytes = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return Ok((Bytes::from_static(b"{}"), vec!["(error body)".into()])),
+        Err(_) => return Err(malformed()),
+    };
+    if bytes.is_empty() {
+        return Ok((bytes, Vec::new()));
+    }
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    let (kept, removed) = error_envelope(&parsed);
+    Ok((Bytes::from(kept.to_string()), removed))
+}
+
+/// The envelope of an error document: short scalars at the known members, nothing else.
+fn error_envelope(doc: &serde_json::Value) -> (serde_json::Value, Vec<String>) {
+    use serde_json::{Map, Value};
+    let mut removed = Vec::new();
+    let scalar = |v: &Value| -> Option<Value> {
+        match v {
+            Value::String(s) => Some(Value::String(s.chars().take(ERROR_TEXT_CHARS).collect())),
+            Value::Number(_) | Value::Bool(_) => Some(v.clone()),
+            _ => None,
+        }
+    };
+    let mut out = Map::new();
+    let Value::Object(members) = doc else {
+        return (Value::Object(out), vec!["(error body)".into()]);
+    };
+    for (name, value) in members {
+        if name == "Errors" {
+            let Value::Array(items) = value else {
+                removed.push(name.clone());
+                continue;
+            };
+            let mut kept_items = Vec::new();
+            for item in items.iter().take(ERROR_ITEMS) {
+                let mut kept = Map::new();
+                if let Value::Object(fields) = item {
+                    for (field, v) in fields {
+                        match scalar(v).filter(|_| ERROR_ITEM_MEMBERS.contains(&field.as_str())) {
+                            Some(v) => {
+                                kept.insert(field.clone(), v);
+                            }
+                            None => removed.push(format!("Errors[*].{field}")),
+                        }
+                    }
+                }
+                kept_items.push(Value::Object(kept));
+            }
+            out.insert(name.clone(), Value::Array(kept_items));
+            continue;
+        }
+        match scalar(value).filter(|_| ERROR_MEMBERS.contains(&name.as_str())) {
+            Some(v) => {
+                out.insert(name.clone(), v);
+            }
+            None => removed.push(name.clone()),
+        }
+    }
+    removed.dedup();
+    (Value::Object(out), removed)
+}
+
 fn malformed() -> Unfilterable {
     bad_gateway(
         "upstream_malformed",
         "the upstream answered with malformed JSON",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_bodies_keep_short_scalars_of_the_envelope_only() {
+        let upstream = json!({
+            "Code": "409",
+            "Message": "x".repeat(1000),
+            "detail": {"AvailableBalance": "1234.56"},
+            "Account": {"Iban": "GB33BUKB20201555555555"},
+            "Errors": [
+                {"ErrorCode": "UK.OBIE.Field.Invalid", "Message": "bad", "Path": "Data.Amount", "Value": "secret"},
+                {"ErrorCode": {"nested": "data"}}
+            ]
+        });
+        let (kept, removed) = error_envelope(&upstream);
+        assert_eq!(kept["Code"], "409");
+        assert_eq!(kept["Message"].as_str().unwrap().len(), ERROR_TEXT_CHARS);
+        assert!(kept.get("detail").is_none() && kept.get("Account").is_none());
+        assert_eq!(
+            kept["Errors"],
+            json!([{"ErrorCode": "UK.OBIE.Field.Invalid", "Message": "bad", "Path": "Data.Amount"}, {}])
+        );
+        for path in [
+            "detail",
+            "Account",
+            "Errors[*].Value",
+            "Errors[*].ErrorCode",
+        ] {
+            assert!(
+                removed.iter().any(|r| r == path),
+                "{path} not reported in {removed:?}"
+            );
+        }
+        let (kept, removed) = error_envelope(&json!(["not", "an", "object"]));
+        assert_eq!(kept, json!({}));
+        assert_eq!(removed, ["(error body)"]);
+    }
 }

@@ -297,6 +297,12 @@ mod tests {
     #[test]
     fn matches_templates_and_methods() {
         let t = RouteTable::demo_bank();
+        // The embedded OpenAPI document compiles for every operation: a schema that failed
+        // would otherwise leave its operation unvalidated without a word.
+        for op in t.operations() {
+            assert!(op.schemas.is_some(), "{} has no request schemas", op.id);
+        }
+        assert_eq!(t.operations().len(), 6);
         match t.find(&Method::GET, "/accounts/acc-1/balances") {
             RouteMatch::Found { operation, params } => {
                 assert_eq!(operation.scope, "balances:read");

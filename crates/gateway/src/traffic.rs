@@ -3,8 +3,10 @@
 //! client wrote in a header.
 //!
 //! Answers carry the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the
-//! policies in `RateLimit-Policy` (`q` quota units, `w` window seconds) and their state in
-//! `RateLimit` (`r` remaining, `t` seconds until the quota is whole again).
+//! policies in `RateLimit-Policy` (`q` quota units per `w` seconds: the sustained rate for
+//! a rate limit, the contract's number for a quota) and their state in `RateLimit` (`r`
+//! requests that may be made now, burst included; `t` seconds until the quota is whole
+//! again). When a request is refused, `Retry-After` says when the next one may be made.
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use portcullis_core::problem::Problem;
@@ -28,23 +30,18 @@ pub struct RateHeaders {
 
 impl RateHeaders {
     fn limit(&mut self, name: &str, limit: RateLimit, remaining: u32, reset: u64) {
-        self.policy.push(format!(
-            "\"{name}\";q={};w={}",
-            limit.burst,
-            limit.window_seconds()
-        ));
+        self.policy
+            .push(format!("\"{name}\";q={};w=1", limit.per_second));
         self.state
             .push(format!("\"{name}\";r={remaining};t={reset}"));
     }
 
     fn quota(&mut self, usage: &PeriodUsage) {
-        let window = match usage.period {
-            portcullis_policy::Period::Day => 86_400,
-            portcullis_policy::Period::Month => 30 * 86_400,
-        };
         let name = usage.period.as_str();
-        self.policy
-            .push(format!("\"{name}\";q={};w={window}", usage.limit));
+        self.policy.push(format!(
+            "\"{name}\";q={};w={}",
+            usage.limit, usage.window_seconds
+        ));
         self.state.push(format!(
             "\"{name}\";r={};t={}",
             usage.limit.saturating_sub(usage.used),
@@ -114,8 +111,9 @@ impl Traffic {
                 } => headers.limit(name, limit, remaining, reset_seconds),
                 RateDecision::Limited {
                     retry_after_seconds,
+                    reset_seconds,
                 } => {
-                    headers.limit(name, limit, 0, retry_after_seconds);
+                    headers.limit(name, limit, 0, reset_seconds);
                     return Err(Refusal {
                         problem: too_many(
                             format!("the {name} rate limit of {} requests per second (burst {}) is exceeded; retry after {retry_after_seconds} s", limit.per_second, limit.burst),

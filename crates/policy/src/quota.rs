@@ -53,6 +53,8 @@ pub struct PeriodUsage {
     pub used: u64,
     /// Seconds until the period rolls over.
     pub reset_seconds: u64,
+    /// Length of the whole period in seconds (a month's varies).
+    pub window_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,16 +106,18 @@ impl<K: Hash + Eq + Clone> QuotaCounter<K> {
                 quota.per_day,
                 counts.day_used,
                 calendar.day_reset,
+                86_400,
             ),
             (
                 Period::Month,
                 quota.per_month,
                 counts.month_used,
                 calendar.month_reset,
+                calendar.month_length,
             ),
         ];
         let mut usage = Vec::new();
-        for (period, limit, used, reset_seconds) in periods {
+        for (period, limit, used, reset_seconds, window_seconds) in periods {
             let Some(limit) = limit else { continue };
             if used >= limit {
                 return QuotaDecision::Exhausted(PeriodUsage {
@@ -121,6 +125,7 @@ impl<K: Hash + Eq + Clone> QuotaCounter<K> {
                     limit,
                     used,
                     reset_seconds,
+                    window_seconds,
                 });
             }
             usage.push(PeriodUsage {
@@ -128,6 +133,7 @@ impl<K: Hash + Eq + Clone> QuotaCounter<K> {
                 limit,
                 used: used + 1,
                 reset_seconds,
+                window_seconds,
             });
         }
         counts.day_used += 1;
@@ -158,6 +164,7 @@ struct Calendar {
     month: i64,
     day_reset: u64,
     month_reset: u64,
+    month_length: u64,
 }
 
 impl Calendar {
@@ -168,6 +175,9 @@ impl Calendar {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
             .date();
         let (year, month) = (date.year(), date.month());
+        let month_start = time::Date::from_calendar_date(year, month, 1)
+            .map(|d| d.midnight().assume_utc().unix_timestamp())
+            .unwrap_or(now);
         let next_month_start = match time::Date::from_calendar_date(
             if month == time::Month::December {
                 year + 1
@@ -185,6 +195,7 @@ impl Calendar {
             month: i64::from(year) * 12 + i64::from(month as u8),
             day_reset,
             month_reset: (next_month_start - now).max(0) as u64,
+            month_length: (next_month_start - month_start).max(0) as u64,
         }
     }
 }
@@ -265,5 +276,7 @@ mod tests {
         let c = Calendar::at(1_798_758_000);
         assert_eq!(c.month_reset, 3600);
         assert_eq!(c.day_reset, 3600);
+        assert_eq!(c.month_length, 31 * 86_400);
+        assert_eq!(Calendar::at(END_OF_NOVEMBER).month_length, 30 * 86_400);
     }
 }

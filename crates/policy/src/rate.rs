@@ -24,19 +24,23 @@ impl RateLimit {
         if self.burst == 0 {
             return Err("burst must be at least 1 (the requests allowed at once)".into());
         }
+        if self.per_second > MAX_RATE || self.burst > MAX_RATE {
+            return Err(format!(
+                "per_second and burst must be at most {MAX_RATE}; a higher limit is no limit, so leave the partner's rate to the gateway default instead"
+            ));
+        }
         Ok(())
     }
 
-    /// Microseconds between requests at the sustained rate.
+    /// Microseconds between requests at the sustained rate; at least 1 whatever was stated,
+    /// so an unvalidated limit can never divide by zero.
     fn emission_interval_us(&self) -> i64 {
-        1_000_000 / i64::from(self.per_second.max(1))
-    }
-
-    /// Seconds for an empty bucket to refill completely, the policy's window.
-    pub fn window_seconds(&self) -> u64 {
-        u64::from(self.burst).div_ceil(u64::from(self.per_second.max(1)))
+        (1_000_000 / i64::from(self.per_second.max(1))).max(1)
     }
 }
+
+/// The highest rate and burst a limit may state.
+pub const MAX_RATE: u32 = 1_000_000;
 
 /// The answer of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,8 @@ pub enum RateDecision {
     Limited {
         /// Seconds until the next request would be allowed (rounded up).
         retry_after_seconds: u64,
+        /// Seconds until the full burst is available again.
+        reset_seconds: u64,
     },
 }
 
@@ -93,6 +99,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             let wait_us = new_tat - now_us - capacity;
             return RateDecision::Limited {
                 retry_after_seconds: ceil_seconds(wait_us),
+                reset_seconds: ceil_seconds(tat - now_us),
             };
         }
         if map.len() >= self.max_keys_per_shard && !map.contains_key(key) {
@@ -164,7 +171,8 @@ mod tests {
         assert_eq!(
             limiter.check(&"c", limit, t0),
             RateDecision::Limited {
-                retry_after_seconds: 1
+                retry_after_seconds: 1,
+                reset_seconds: 1
             }
         );
         // Other keys have their own buckets.
@@ -218,6 +226,27 @@ mod tests {
             limiter.check(&key, limit, 0);
         }
         assert!(limiter.tracked_keys() <= 1024, "{}", limiter.tracked_keys());
+    }
+
+    #[test]
+    fn limits_beyond_the_clock_resolution_neither_panic_nor_validate() {
+        let limiter = RateLimiter::new(1000);
+        let absurd = RateLimit {
+            per_second: u32::MAX,
+            burst: u32::MAX,
+        };
+        assert!(absurd.validate().unwrap_err().contains("at most 1000000"));
+        for i in 0..10 {
+            assert!(limiter.check(&0, absurd, i).is_allowed());
+        }
+        let top = RateLimit {
+            per_second: MAX_RATE,
+            burst: 1,
+        };
+        assert!(top.validate().is_ok());
+        assert!(limiter.check(&1, top, 0).is_allowed());
+        assert!(!limiter.check(&1, top, 0).is_allowed());
+        assert!(limiter.check(&1, top, 1).is_allowed());
     }
 
     #[test]

@@ -69,33 +69,56 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
 }
 
 /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the
-/// nearest untrusted address in `X-Forwarded-For`. A malformed header from a trusted proxy
-/// is a proxy fault, and the proxy's own address is used (never a client's claim).
+/// nearest untrusted address in `X-Forwarded-For`, read from the right. Only the hops the
+/// walk reaches are read: whatever a client wrote further left is never parsed, so it can
+/// neither choose the answer nor spoil it. A hop the walk reaches that is not an address
+/// is a fault of the proxy that wrote it, and that proxy's own address is the answer.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &NetworkList) -> IpAddr {
     let peer = canonical(peer);
     if trusted_proxies.is_empty() || !trusted_proxies.contains(peer) {
         return peer;
     }
-    let mut hops = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
-            return peer;
-        };
-        for hop in text.split(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(addr) => hops.push(canonical(addr)),
-                Err(_) => return peer,
-            }
-        }
-    }
+    let values: Vec<&[u8]> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let hops = values
+        .iter()
+        .rev()
+        .flat_map(|value| value.rsplit(|&b| b == b','));
     let mut client = peer;
-    for hop in hops.into_iter().rev() {
-        client = hop;
-        if !trusted_proxies.contains(hop) {
-            break;
+    for hop in hops {
+        match parse_hop(hop) {
+            Some(addr) => {
+                client = addr;
+                if !trusted_proxies.contains(addr) {
+                    break;
+                }
+            }
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` element: an address, optionally with a port as some balancers
+/// write it (`192.0.2.1:443`, `[2001:db8::1]:443`).
+fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+    let text = std::str::from_utf8(hop).ok()?.trim();
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Some(canonical(addr));
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (v6, _port) = rest.split_once("]:")?;
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|a| canonical(a.into()));
+    }
+    let (v4, port) = text.split_once(':')?;
+    port.parse::<u16>().ok()?;
+    v4.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -170,9 +193,35 @@ mod tests {
             client_address(ip("10.1.1.1"), &h, &proxies),
             ip("198.51.100.9")
         );
-        // Garbage from a trusted proxy: the proxy's own address, never a client claim.
+        // Garbage written by the trusted proxy itself: the proxy's own address, never a
+        // client claim.
         let h = xff(&["203.0.113.5, not-an-ip"]);
         assert_eq!(client_address(ip("10.1.1.1"), &h, &proxies), ip("10.1.1.1"));
+        // Garbage a client wrote to the left of what the proxy appended is never read.
+        let h = xff(&["not-an-ip, 198.51.100.9"]);
+        assert_eq!(
+            client_address(ip("10.1.1.1"), &h, &proxies),
+            ip("198.51.100.9")
+        );
+        let h = HeaderMap::from_iter([(
+            http::header::HeaderName::from_static("x-forwarded-for"),
+            http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.9").unwrap(),
+        )]);
+        assert_eq!(
+            client_address(ip("10.1.1.1"), &h, &proxies),
+            ip("198.51.100.9")
+        );
+        // Ports as some balancers write them.
+        let h = xff(&["198.51.100.9:5123"]);
+        assert_eq!(
+            client_address(ip("10.1.1.1"), &h, &proxies),
+            ip("198.51.100.9")
+        );
+        let h = xff(&["[2001:db8::7]:443"]);
+        assert_eq!(
+            client_address(ip("10.1.1.1"), &h, &proxies),
+            ip("2001:db8::7")
+        );
         // No header: the proxy itself.
         assert_eq!(
             client_address(ip("10.1.1.1"), &HeaderMap::new(), &proxies),

@@ -158,8 +158,11 @@ impl QuerySchema {
 }
 
 fn build(schema: &Value, what: &str) -> Result<Validator, String> {
+    // The `regex` engine matches in linear time: a schema's `pattern` can then never be
+    // made to backtrack by a hostile value.
     jsonschema::options()
         .should_validate_formats(true)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
         .build(schema)
         .map_err(|e| format!("{what}: not a usable JSON Schema: {e}"))
 }
@@ -186,10 +189,21 @@ fn first_error(validator: &Validator, instance: &Value, root: &str) -> Result<()
                 field.push('.');
                 field.push_str(&member);
             }
+            // The message may quote the offending value; a partner's own input, but no
+            // reason to echo megabytes of it.
+            let mut message = error.to_string();
+            if message.len() > 300 {
+                let cut = (0..=300)
+                    .rev()
+                    .find(|&i| message.is_char_boundary(i))
+                    .unwrap_or(0);
+                message.truncate(cut);
+                message.push_str("...");
+            }
             Err(Violation {
                 field,
                 rule: error.kind().keyword().to_string(),
-                message: error.to_string(),
+                message,
             })
         }
     }
@@ -218,12 +232,12 @@ fn coerce(name: &str, value: &str, t: ScalarType) -> Result<Value, Violation> {
     })
 }
 
-/// Decodes `application/x-www-form-urlencoded` pairs; invalid percent-encoding or UTF-8 is a
-/// violation rather than a silent replacement character.
+/// Decodes query pairs by RFC 3986 percent-decoding. `+` stays `+`: clients write time-zone
+/// offsets such as `+01:00` unencoded, and reading it as a space would refuse them. Invalid
+/// percent-encoding or UTF-8 is a violation rather than a silent replacement character.
 fn form_urlencoded_pairs(raw: &str) -> Result<Vec<(String, String)>, Violation> {
     let decode = |part: &str| -> Result<String, Violation> {
-        let spaced = part.replace('+', " ");
-        let bytes = percent_decode(&spaced).ok_or_else(|| Violation {
+        let bytes = percent_decode(part).ok_or_else(|| Violation {
             field: "query".into(),
             rule: "encoding".into(),
             message: format!("{part:?} has invalid percent-encoding"),

@@ -501,7 +501,7 @@ pub async fn apply_config_grants(
             .put_grant(&grant)
             .await
             .map_err(|e| format!("grants[{i}]: {e}"))?;
-        let policy_json = serde_json::to_vec(&grant.policy).unwrap_or_default();
+        let policy_json = serde_json::to_string(&grant.policy).unwrap_or_default();
         let event = portcullis_audit::AuditEvent::by_admin(
             clock.now_ms(),
             portcullis_audit::EventKind::AdminChange,
@@ -514,10 +514,7 @@ pub async fn apply_config_grants(
                     grant.environment.as_str().to_string(),
                 ),
                 ("scopes".to_string(), grant.scopes.join(" ")),
-                (
-                    "policy_sha256".to_string(),
-                    portcullis_core::jose::sha256_b64(&policy_json),
-                ),
+                ("policy".to_string(), policy_json),
             ]),
         );
         audit

@@ -43,14 +43,27 @@ async fn echo_upstream() -> SocketAddr {
                         .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("?"))))
                         .collect();
                     let (method, path) = (req.method().to_string(), req.uri().to_string());
+                    let error = req.headers().contains_key("x-test-error");
                     let body = req
                         .into_body()
                         .collect()
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
-                    let echo = json!({"method": method, "path": path, "headers": headers, "body_len": body.len()});
+                    let mut echo = json!({"method": method, "path": path, "headers": headers, "body_len": body.len()});
+                    if error {
+                        // An error that carries data where only words belong.
+                        echo = json!({
+                            "Code": "409", "Message": "conflict",
+                            "detail": {"AvailableBalance": "1234.56"},
+                            "Errors": [{"ErrorCode": "UK.OBIE.Resource.Exists", "Message": "exists", "Iban": "GB33BUKB20201555555555"}],
+                            "echo": echo,
+                        });
+                    }
                     let mut r = Response::new(Full::new(Bytes::from(echo.to_string())));
+                    if error {
+                        *r.status_mut() = http::StatusCode::CONFLICT;
+                    }
                     r.headers_mut()
                         .insert("content-type", "application/json".parse().unwrap());
                     r.headers_mut()
@@ -430,5 +443,39 @@ async fn idle_keep_alive_connections_are_closed() {
         "closed only after {:?}",
         started.elapsed()
     );
+    h.stop().await;
+}
+
+/// Error answers keep their envelope as short text, even for a partner allowed every field:
+/// an upstream cannot smuggle data out inside `detail` or an error item.
+#[tokio::test]
+async fn upstream_error_bodies_keep_only_their_envelope() {
+    let h = with_echo(5).await;
+    let acme = h.token_mtls(ACME).await;
+    let req = Request::get(format!("{}/accounts", h.gateway(Production)))
+        .header("authorization", format!("Bearer {acme}"))
+        .header("x-test-error", "1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = h.client(Some(ACME)).send(req).await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        json_body(&r),
+        json!({"Code": "409", "Message": "conflict", "Errors": [{"ErrorCode": "UK.OBIE.Resource.Exists", "Message": "exists"}]})
+    );
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let audit_dir = h.dir.path().canonicalize().unwrap().join("audit");
+    let entries = portcullis_audit::query::query(&audit_dir, &Default::default()).unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.event.request_id.as_deref() == Some(request_id.as_str()))
+        .unwrap();
+    for removed in ["detail", "echo", "Errors[*].Iban"] {
+        assert!(
+            entry.event.fields_removed.iter().any(|f| f == removed),
+            "{removed} not recorded: {:?}",
+            entry.event.fields_removed
+        );
+    }
     h.stop().await;
 }

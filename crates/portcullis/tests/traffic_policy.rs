@@ -183,7 +183,7 @@ async fn account_lists_keep_only_allowed_fields_inside_arrays() {
     assert!(r.headers()["ratelimit-policy"]
         .to_str()
         .unwrap()
-        .contains("\"credential\";q=40;w=2"));
+        .contains("\"credential\";q=20;w=1"));
     h.stop().await;
 }
 
@@ -370,11 +370,11 @@ async fn the_request_after_the_burst_gets_429_and_service_returns_at_the_rate() 
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(
         r.headers()["ratelimit-policy"].to_str().unwrap(),
-        "\"credential\";q=3;w=2"
+        "\"credential\";q=2;w=1"
     );
     assert_eq!(
         r.headers()["ratelimit"].to_str().unwrap(),
-        "\"credential\";r=0;t=1"
+        "\"credential\";r=0;t=2"
     );
     assert_eq!(json_body(&r)["type"], "urn:portcullis:problem:rate-limited");
     // Half a second later, exactly one more request is allowed (2 per second).
@@ -505,8 +505,20 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
             .unwrap();
         client.send(req)
     };
-    // Behind the trusted proxy, the partner's real address is the nearest hop.
-    assert_eq!(get("203.0.113.5").await.unwrap().status(), 200);
+    // Behind the trusted proxy, the partner's real address is the nearest hop, and that
+    // is the address the audit trail records.
+    let r = get("203.0.113.5").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let entry = audit_entry_for(&h, r.headers()["x-request-id"].to_str().unwrap()).await;
+    assert_eq!(entry.source_ip.as_deref(), Some("203.0.113.5"));
+    // Junk the client wrote to the left cannot hide its address behind the proxy's.
+    assert_eq!(get("junk, 203.0.113.5").await.unwrap().status(), 200);
+    let r = get("junk, 198.51.100.7").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("198.51.100.7"));
     // A partner outside the list cannot borrow an allowed address by prepending it.
     assert_eq!(
         get("203.0.113.5, 198.51.100.7").await.unwrap().status(),
@@ -572,6 +584,21 @@ async fn bad_policies_are_refused_with_every_problem_named() {
     ] {
         assert!(detail.contains(expected), "{expected} not in {detail}");
     }
+    // A limit too high to meter is refused rather than divided by zero at request time.
+    let r = h
+        .admin(
+            "PUT",
+            "/admin/v1/partners/finch-lending/grants/production",
+            Some(json!({"scopes": ["accounts:read"], "policy": {
+                "rate_limit": {"per_second": 10_000_000u64, "burst": 1}
+            }})),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("at most 1000000"));
     // Nothing was changed.
     let r = h
         .admin(

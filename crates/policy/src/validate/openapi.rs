@@ -165,8 +165,11 @@ fn standalone(schema: Value, components: &Value, legacy: bool) -> Value {
 fn nullable_to_type(value: Value) -> Value {
     match value {
         Value::Object(mut map) => {
-            if map.remove("nullable") == Some(Value::Bool(true)) {
-                if let Some(Value::String(t)) = map.get("type").cloned() {
+            // Only the boolean keyword; a property that happens to be called `nullable`
+            // (under `properties`) is an object and stays.
+            if let Some(Value::Bool(nullable)) = map.get("nullable").cloned() {
+                map.remove("nullable");
+                if let (true, Some(Value::String(t))) = (nullable, map.get("type").cloned()) {
                     map.insert("type".into(), json!([t, "null"]));
                 }
             }

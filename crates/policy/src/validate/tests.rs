@@ -67,6 +67,14 @@ fn query_parameters_are_typed_from_their_schema() {
         })),
     });
     assert!(s.check_query(Some("limit=10&q=a%20b")).is_ok());
+    // `+` is not a space: a raw time-zone offset reaches the schema as written.
+    let plus = schemas(SchemaSource::JsonSchema {
+        body: None,
+        query: Some(
+            json!({"properties": {"at": {"type": "string", "pattern": "^[0-9:]+[+][0-9:]+$"}}}),
+        ),
+    });
+    assert!(plus.check_query(Some("at=10:00+01:00")).is_ok());
     assert!(s.check_query(None).is_ok());
     let v = s.check_query(Some("limit=1000")).unwrap_err();
     assert_eq!(
