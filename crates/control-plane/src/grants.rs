@@ -76,6 +76,18 @@ pub async fn put(
             problems.join("; "),
         ));
     }
+    if state
+        .config_grants
+        .load()
+        .contains(&(partner_id.clone(), environment))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "grant-owned-by-configuration",
+            "Conflict",
+            format!("the grant of {partner_id} in {environment} is stated in the configuration file; change it there and send SIGHUP, or remove it from the file and reload first"),
+        ));
+    }
     state.store().get_partner(&partner_id).await?;
     let grant = Grant {
         partner_id: partner_id.clone(),

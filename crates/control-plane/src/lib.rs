@@ -12,4 +12,4 @@ mod grants;
 mod routes;
 
 pub use auth::{hash_admin_token, new_admin_token};
-pub use routes::router;
+pub use routes::{router, router_with_config_grants, ConfigOwnedGrants};

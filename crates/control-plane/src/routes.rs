@@ -1,12 +1,13 @@
 //! Admin API routes under `/admin/v1`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portcullis_core::{AdminRole, Client, CredentialStatus, Partner, PartnerStatus};
+use portcullis_core::{AdminRole, Client, CredentialStatus, Environment, Partner, PartnerStatus};
 use portcullis_store::{SnapshotLoader, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,6 +23,7 @@ pub struct AdminState {
     loader: Arc<SnapshotLoader>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
+    pub(crate) config_grants: ConfigOwnedGrants,
 }
 
 impl AdminState {
@@ -62,11 +64,26 @@ impl AdminState {
     }
 }
 
+/// Grants the configuration file states, by partner and environment. The file owns them:
+/// the admin API refuses to change them, so a SIGHUP never silently undoes an edit made
+/// through the API (or the other way round).
+pub type ConfigOwnedGrants = Arc<ArcSwap<HashSet<(String, Environment)>>>;
+
 pub fn router(loader: Arc<SnapshotLoader>, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Router {
+    router_with_config_grants(loader, audit, clock, Default::default())
+}
+
+pub fn router_with_config_grants(
+    loader: Arc<SnapshotLoader>,
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
+    config_grants: ConfigOwnedGrants,
+) -> Router {
     let state = Arc::new(AdminState {
         loader,
         audit,
         clock,
+        config_grants,
     });
     Router::new()
         .route("/admin/v1/health", get(health))

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use portcullis_audit::{AuditConfig, AuditLog};
 use portcullis_authorization_server::{AuthorizationServer, IssuerConfig};
-use portcullis_control_plane::{hash_admin_token, new_admin_token};
+use portcullis_control_plane::{hash_admin_token, new_admin_token, ConfigOwnedGrants};
 use portcullis_core::clock::Clock;
 use portcullis_core::jose::JwsSigner;
 use portcullis_core::{AdminRole, AdminToken, Environment, Secret, SigningKey, SigningKeyStatus};
@@ -57,6 +58,8 @@ pub struct Running {
     pub store: Arc<dyn Store>,
     pub loader: Arc<SnapshotLoader>,
     pub audit: Arc<AuditLog>,
+    /// The grants the configuration owns; replaced when SIGHUP reloads the file.
+    pub config_grants: ConfigOwnedGrants,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -348,7 +351,13 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         portcullis_tls::server_config(&tls.cert, &tls.key, None, ClientCertMode::None),
         "admin TLS"
     )?;
-    let router = portcullis_control_plane::router(loader.clone(), audit.clone(), clock.clone());
+    let config_grants: ConfigOwnedGrants = Arc::new(ArcSwap::from_pointee(config.grant_keys()));
+    let router = portcullis_control_plane::router_with_config_grants(
+        loader.clone(),
+        audit.clone(),
+        clock.clone(),
+        config_grants.clone(),
+    );
     tasks.push(tokio::spawn(serve_https(
         admin_listener,
         admin_tls,
@@ -385,6 +394,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         store,
         loader,
         audit,
+        config_grants,
         shutdown,
         tasks,
     })

@@ -555,8 +555,9 @@ impl Config {
                 format!("{} is outside 2..=128", t.max_json_depth),
             );
         }
-        if let Err(e) = self.route_table() {
-            err("operations".into(), e);
+        let routes = self.route_table();
+        if let Err(e) = &routes {
+            err("operations".into(), e.clone());
         }
         let mut seen = std::collections::HashSet::new();
         for (i, g) in self.grants.iter().enumerate() {
@@ -579,6 +580,31 @@ impl Config {
                     );
                 }
             }
+            // A typo in an operation id or scope would silently deny (or never allow);
+            // name it instead.
+            if let Ok(routes) = &routes {
+                let ids: Vec<&str> = routes.operations().iter().map(|o| o.id.as_str()).collect();
+                for id in g.policy.fields.keys() {
+                    if !ids.contains(&id.as_str()) {
+                        err(
+                            format!("grants[{i}].policy.fields.{id}"),
+                            format!("no operation {id:?}; operations are {}", ids.join(", ")),
+                        );
+                    }
+                }
+                let scopes = routes.scopes();
+                for (j, scope) in g.scopes.iter().enumerate() {
+                    if !scopes.contains(scope) {
+                        err(
+                            format!("grants[{i}].scopes[{j}]"),
+                            format!(
+                                "no operation needs {scope:?}; scopes are {}",
+                                scopes.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
             for problem in g.policy.problems(&format!("grants[{i}].policy")) {
                 let (path, detail) = problem.split_once(": ").unwrap_or(("grants", &problem));
                 err(path.to_string(), detail.to_string());
@@ -589,6 +615,14 @@ impl Config {
         } else {
             Err(ConfigErrors(errors))
         }
+    }
+
+    /// The (partner, environment) pairs whose grant this file states.
+    pub fn grant_keys(&self) -> std::collections::HashSet<(String, Environment)> {
+        self.grants
+            .iter()
+            .map(|g| (g.partner_id.clone(), g.environment))
+            .collect()
     }
 
     pub fn route_table(&self) -> Result<portcullis_gateway::RouteTable, String> {

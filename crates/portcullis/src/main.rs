@@ -137,6 +137,7 @@ async fn reload_grants(path: &std::path::Path, running: &app::Running) {
     .await;
     match applied {
         Ok(changed) => {
+            running.config_grants.store(Arc::new(config.grant_keys()));
             if let Err(e) = running.loader.reload().await {
                 tracing::warn!(error = %e, "SIGHUP: snapshot reload failed; the poller will retry");
             }

@@ -663,6 +663,23 @@ async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() 
             .status(),
         429
     );
+    // The file owns that grant now: the admin API refuses to change it behind the file's
+    // back (a later SIGHUP would silently undo the change).
+    running
+        .config_grants
+        .store(std::sync::Arc::new(config.grant_keys()));
+    let r = h
+        .admin(
+            "PUT",
+            "/admin/v1/partners/finch-lending/grants/production",
+            Some(json!({"scopes": ["accounts:read"]})),
+        )
+        .await;
+    assert_eq!(r.status(), 409, "{}", String::from_utf8_lossy(r.body()));
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("configuration file"));
     // The same file again changes nothing (and records nothing).
     let again = portcullis::app::apply_config_grants(
         &config,

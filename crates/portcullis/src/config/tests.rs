@@ -172,6 +172,16 @@ fn traffic_settings_and_stated_grants_are_checked() {
     ] {
         assert!(err.contains(expected), "missing {expected:?} in {err}");
     }
+    let typo = format!("{GOOD}\n[[grants]]\npartner_id = \"p\"\nenvironment = \"production\"\nscopes = [\"account:read\"]\npolicy.fields.listAcounts.allow = [\"*\"]\n");
+    let err = parse(&typo).unwrap_err().to_string();
+    assert!(
+        err.contains("grants[0].policy.fields.listAcounts: no operation"),
+        "{err}"
+    );
+    assert!(
+        err.contains("grants[0].scopes[0]: no operation needs \"account:read\""),
+        "{err}"
+    );
     let unknown = format!("{GOOD}\n[[grants]]\npartner_id = \"p\"\nenvironment = \"production\"\nscopes = []\npolicy.rate = 1\n");
     assert!(parse(&unknown)
         .unwrap_err()
