@@ -23,7 +23,10 @@ fn policy(line: &str) -> Option<CompiledFieldPolicy> {
             _ => (None, word),
         };
         match rule {
-            Some(rule) => declared.mask.push(FieldMask { path: path.to_owned(), rule }),
+            Some(rule) => declared.mask.push(FieldMask {
+                path: path.to_owned(),
+                rule,
+            }),
             None => declared.allow.push(path.to_owned()),
         }
     }
@@ -66,14 +69,18 @@ fn chunked(policy: &CompiledFieldPolicy, key: &HashKey, body: &[u8], sizes: [usi
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [choice, size_a, size_b, body @ ..] = data else { return };
+    let [choice, size_a, size_b, body @ ..] = data else {
+        return;
+    };
     let fixed = fixed_policies();
     let read;
     let (policy, body) = match fixed.get(usize::from(*choice) % (fixed.len() + 1)) {
         Some(policy) => (policy, body),
         None => {
             let split = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
-            let Ok(line) = std::str::from_utf8(&body[..split]) else { return };
+            let Ok(line) = std::str::from_utf8(&body[..split]) else {
+                return;
+            };
             let Some(policy) = policy(line) else { return };
             read = policy;
             (&read, body.get(split + 1..).unwrap_or_default())
@@ -82,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
     let key = HashKey::new([0x5a; 32]);
     let whole = filter_document(policy, &key, body);
     let sizes = [usize::from(*size_a) + 1, usize::from(*size_b % 8) + 1];
-    assert_eq!(chunked(policy, &key, body, sizes), whole, "chunks {sizes:?}");
+    assert_eq!(
+        chunked(policy, &key, body, sizes),
+        whole,
+        "chunks {sizes:?}"
+    );
 
     let serde_accepts = serde_json::from_slice::<serde_json::Value>(body).is_ok();
     match &whole {
@@ -96,6 +107,9 @@ fuzz_target!(|data: &[u8]| {
             let again = filter_document(&fixed[0], &key, out).expect("output filters again");
             assert_eq!(&again.0, out);
         }
-        Err(e) => assert!(!serde_accepts, "serde_json accepts a body the filter refused: {e}"),
+        Err(e) => assert!(
+            !serde_accepts,
+            "serde_json accepts a body the filter refused: {e}"
+        ),
     }
 });

@@ -41,10 +41,16 @@ impl Node {
 
     /// The child for a key, compared as unescaped bytes.
     pub(crate) fn key(&self, key: &[u8]) -> Option<NodeId> {
-        let head = head(key);
+        let (head, tail) = (head(key), tail(key));
         self.keys
             .iter()
-            .find(|c| c.head == head && c.key.len() == key.len() && c.key.get(8..) == key.get(8..))
+            .find(|c| {
+                c.head == head
+                    && c.tail == tail
+                    && c.key.len() == key.len()
+                    // Head and tail overlap up to 16 bytes; only longer keys need the middle.
+                    && (key.len() <= 16 || *c.key == *key)
+            })
             .map(|c| c.id)
     }
 }
@@ -52,8 +58,10 @@ impl Node {
 /// A keyed child of a node.
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
-    /// The first bytes of the key, to reject most other keys with one comparison.
+    /// The first and last bytes of the key: most keys are decided by these two comparisons,
+    /// without a call to `memcmp`.
     head: u64,
+    tail: u64,
     key: Box<[u8]>,
     pub(crate) id: NodeId,
 }
@@ -69,6 +77,13 @@ fn head(key: &[u8]) -> u64 {
             .rev()
             .fold(0, |acc, &b| (acc << 8) | u64::from(b)),
     }
+}
+
+/// The last 8 bytes of a key, or 0 for keys that `head` holds whole.
+#[inline]
+fn tail(key: &[u8]) -> u64 {
+    key.last_chunk::<8>()
+        .map_or(0, |last| u64::from_le_bytes(*last))
 }
 
 /// A policy ready to filter with. `Send + Sync`; share it in an `Arc`.
@@ -144,6 +159,7 @@ impl CompiledFieldPolicy {
                     match step {
                         Step::Key(key) => parent.keys.push(Child {
                             head: head(key.as_bytes()),
+                            tail: tail(key.as_bytes()),
                             key: key.as_bytes().into(),
                             id,
                         }),
@@ -292,4 +308,32 @@ pub enum ProblemKind {
     MaskEverything,
     #[error("also masked by mask[{first}] with a different rule; keep one rule per path")]
     MaskConflict { first: usize },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys of every length that differ in one byte anywhere never match each other.
+    #[test]
+    fn key_lookup_compares_every_byte() {
+        for len in 1..40 {
+            let key: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut node = Node::new(String::new());
+            node.keys.push(Child {
+                head: head(&key),
+                tail: tail(&key),
+                key: key.clone().into(),
+                id: 7,
+            });
+            assert_eq!(node.key(&key), Some(7));
+            for at in 0..len {
+                let mut other = key.clone();
+                other[at] = b'Z';
+                assert_eq!(node.key(&other), None, "len {len}, differing at {at}");
+            }
+            assert_eq!(node.key(&key[..len - 1]), None);
+            assert_eq!(node.key(&[key.as_slice(), b"\0"].concat()), None);
+        }
+    }
 }

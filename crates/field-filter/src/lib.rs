@@ -33,6 +33,10 @@
 //! - Lone surrogate escapes (`"\ud800"`) are rejected as malformed, like invalid UTF-8: RFC 8259
 //!   leaves their meaning undefined, partners' parsers disagree about them, and masking needs
 //!   Unicode scalar values.
+//! - Keys are compared after unescaping: `"Document\u004eumber"` matches `DocumentNumber`.
+//!   Output keys and strings are copied byte for byte, escapes and all.
+//! - Inside an allowed subtree shapes are not checked: a mask such as `a[*].x` masks nothing
+//!   where `a` turns out to be an object, and that object passes as allowed.
 //! - Duplicate keys are filtered one by one and passed on as they come.
 //! - On error the bytes already appended to `out` must be discarded; the filter stays failed.
 #![forbid(unsafe_code)]

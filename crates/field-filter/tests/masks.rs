@@ -123,6 +123,38 @@ fn hash_matches_independent_vectors() {
     }
 }
 
+/// Hashes are remembered per run for short values; the result must not depend on it.
+#[test]
+fn repeated_values_hash_like_fresh_ones() {
+    let policy = policy(&[], &[("[*]", MaskRule::Hash)]);
+    let values: Vec<String> = (0..20)
+        .map(|i| format!("{i}-{}", "x".repeat(i * 5)))
+        .collect();
+    let fresh: Vec<String> = values
+        .iter()
+        .map(|v| masked(MaskRule::Hash, &format!("{v:?}")))
+        .collect();
+    // Cycle through more distinct values than are remembered, short and long, repeatedly.
+    let order: Vec<usize> = (0..200).map(|i| (i * 7 + i / 20) % values.len()).collect();
+    let body = format!(
+        "[{}]",
+        order
+            .iter()
+            .map(|&i| format!("{:?}", values[i]))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let want = format!(
+        "[{}]",
+        order
+            .iter()
+            .map(|&i| fresh[i].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(out(&policy, &body), want);
+}
+
 #[test]
 fn hash_keys_are_per_partner() {
     let policy = policy(&[], &[("v", MaskRule::Hash)]);
