@@ -502,10 +502,11 @@ Copy and paste:
        -H "Authorization: Bearer $FINCH" $GW/accounts; done; echo
   curl -si --cacert $CA -H "Authorization: Bearer $FINCH" $GW/accounts | grep -i -E "^(HTTP|retry-after|ratelimit)"
 
-  # 3d. Requests are validated: a payment with an unknown field is refused, naming it
+  # 3d. Requests are validated: a payment that tries to set its own Status (mass
+  #     assignment) is refused, naming the field and the rule
   curl -s --cacert $CA --cert {acme_cert} --key {acme_key} -H "Authorization: Bearer $ACME" \
        -H "Idempotency-Key: demo-0" -H "Content-Type: application/json" $GW/payments \
-       -d '{{"Data":{{"Initiation":{{"Status":"Settled"}}}}}}'
+       -d '{{"Data":{{"Initiation":{{"InstructionIdentification":"demo-0","EndToEndIdentification":"demo-0","InstructedAmount":{{"Amount":"10.00","Currency":"GBP"}},"CreditorAccount":{{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"99011400000001","Name":"Test Payee"}},"Status":"AcceptedSettlementCompleted"}}}}}}'
 
   # 4. Nova works in the sandbox; its sandbox token is refused by production (401)
   NOVA=$($PC token --demo {dir}/demo.json --client-id nova-budgeting-sandbox)
