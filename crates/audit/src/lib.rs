@@ -13,7 +13,7 @@ pub mod segment;
 mod verify;
 
 pub use event::{Actor, AuditEvent, Decision, EventKind};
-pub use log::{AuditConfig, AuditError, AuditLog, Backpressure, Committed, Slot};
+pub use log::{Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, Slot};
 pub use verify::{verify_dir, VerifyError, VerifyReport};
 
 #[cfg(test)]

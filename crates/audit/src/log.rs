@@ -32,11 +32,30 @@ pub struct AuditConfig {
     /// A new segment file starts once the current one reaches this size.
     pub segment_max_bytes: u64,
     pub checkpoint_interval: Duration,
-    /// Under concurrent load, how long the writer gathers entries before one write and
-    /// fsync (PostgreSQL's `commit_delay`). Bounds the added latency.
+    /// Under load, the least time between the starts of two group commits: the writer
+    /// sleeps out the rest of it and then takes everything queued in one write and one
+    /// fsync. A lone entry after a quiet spell is committed at once. Bounds the added
+    /// latency; fewer, larger commits cost the machine far less (each fsync is a disk
+    /// round trip with its interrupts and context switches).
     pub commit_delay: Duration,
     /// The Ed25519 checkpoint key; default `DIR/checkpoint-signing-key.pk8`.
     pub checkpoint_key_file: Option<PathBuf>,
+    pub acknowledge: Acknowledge,
+}
+
+/// When an appender is told its entry is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acknowledge {
+    /// After the entry's group commit is fsynced: nothing acknowledged is lost, not even
+    /// to a power failure. Each answer waits for a disk flush.
+    #[default]
+    Durable,
+    /// After the entry is written to the segment file (in the kernel's page cache, which
+    /// survives the process being killed), while fsyncs run every `commit_delay` behind.
+    /// A power failure or kernel crash can lose the last `commit_delay` of acknowledged
+    /// entries; checkpoints, proofs and queries still only ever cover fsynced entries.
+    Written,
 }
 
 impl AuditConfig {
@@ -48,6 +67,7 @@ impl AuditConfig {
             checkpoint_interval: Duration::from_secs(1),
             commit_delay: Duration::from_micros(500),
             checkpoint_key_file: None,
+            acknowledge: Acknowledge::Durable,
         }
     }
 }
@@ -268,8 +288,9 @@ impl AuditLog {
         let mut writer = Writer {
             dir: dir.clone(),
             commit_delay: config.commit_delay,
-            slots: slots.clone(),
-            capacity: config.queue_capacity,
+            acknowledge: config.acknowledge,
+            unsynced: Vec::new(),
+            last_sync: Instant::now(),
             segment: open_append(&segment_path)?,
             segment_path,
             segment_len,
@@ -427,11 +448,13 @@ const MAX_BATCH: usize = 65_536;
 
 struct Writer {
     dir: PathBuf,
-    /// How long to wait for more entries once one has arrived, while others are in flight.
+    /// Least time between the starts of two group commits (between fsyncs, when
+    /// acknowledging written entries).
     commit_delay: Duration,
-    /// Reserved slots: entries that are queued or will be shortly.
-    slots: Arc<Semaphore>,
-    capacity: usize,
+    acknowledge: Acknowledge,
+    /// Leaves written but not yet fsynced (only when acknowledging written entries).
+    unsynced: Vec<Hash>,
+    last_sync: Instant,
     segment: File,
     segment_path: PathBuf,
     segment_len: u64,
@@ -450,46 +473,56 @@ impl Writer {
     fn run(&mut self, receiver: mpsc::Receiver<Pending>) {
         let mut buffer = Vec::with_capacity(1 << 20);
         let mut batch: Vec<Pending> = Vec::new();
+        let mut last_commit = Instant::now()
+            .checked_sub(self.commit_delay)
+            .unwrap_or_else(Instant::now);
         loop {
-            match receiver.recv_timeout(self.checkpoint_interval) {
+            // With written-but-unsynced entries, wake in time for their fsync.
+            let wait = if self.unsynced.is_empty() {
+                self.checkpoint_interval
+            } else {
+                self.commit_delay.saturating_sub(self.last_sync.elapsed())
+            };
+            match receiver.recv_timeout(wait) {
                 Ok(first) => batch.push(first),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.maybe_checkpoint(true, true);
+                    // Woken for a pending fsync, checkpoints keep their interval; woken by
+                    // a quiet spell, the log is checkpointed at once.
+                    let quiet = self.unsynced.is_empty();
+                    self.sync();
+                    self.maybe_checkpoint(quiet, true);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            // Group commit: everything queued within the commit delay goes into one write
-            // and one fsync. Under load this trades a bounded wait for far fewer fsyncs;
-            // a lone entry (nothing else in flight) is committed at once.
-            let gather_until = Instant::now() + self.commit_delay;
+            // Durable group commit is paced: under load the writer sleeps out the rest of
+            // the commit delay instead of waking for every entry, then takes all that
+            // queued meanwhile. After a quiet spell the delay has long passed and a lone
+            // entry goes at once. Written acknowledgement never waits here: the pacing is
+            // on its fsyncs instead.
+            if self.acknowledge == Acknowledge::Durable {
+                let since = last_commit.elapsed();
+                if since < self.commit_delay {
+                    std::thread::sleep(self.commit_delay - since);
+                }
+            }
             while batch.len() < MAX_BATCH {
                 match receiver.try_recv() {
                     Ok(p) => batch.push(p),
-                    Err(_) if self.in_flight() <= batch.len() => break,
-                    Err(_) => {
-                        let now = Instant::now();
-                        if now >= gather_until {
-                            break;
-                        }
-                        match receiver.recv_timeout(gather_until - now) {
-                            Ok(p) => batch.push(p),
-                            Err(_) => break,
-                        }
-                    }
+                    Err(_) => break,
                 }
             }
+            last_commit = Instant::now();
             self.commit(&mut batch, &mut buffer);
+            if self.last_sync.elapsed() >= self.commit_delay {
+                self.sync();
+            }
             self.maybe_checkpoint(false, true);
         }
-        // At shutdown every entry is already durable: a failed final checkpoint loses
+        // At shutdown every entry is made durable; a failed final checkpoint then loses
         // nothing, so it is reported rather than fatal.
+        self.sync();
         self.maybe_checkpoint(true, false);
-    }
-
-    /// Entries reserved by appenders and not yet durable.
-    fn in_flight(&self) -> usize {
-        self.capacity - self.slots.available_permits()
     }
 
     fn commit(&mut self, batch: &mut Vec<Pending>, buffer: &mut Vec<u8>) {
@@ -498,24 +531,17 @@ impl Writer {
         }
         buffer.clear();
         let first_index = self.frontier.size();
-        let mut leaves = Vec::with_capacity(batch.len());
         for (i, pending) in batch.iter().enumerate() {
             let leaf = encode_frame(first_index + i as u64, &pending.event_json, buffer);
             self.frontier.push(leaf);
-            leaves.push(leaf);
+            self.unsynced.push(leaf);
         }
         if let Err(e) = self.segment.write_all(buffer) {
             fatal("write", &self.segment_path, &e);
         }
-        if let Err(e) = self.segment.sync_data() {
-            fatal("fsync", &self.segment_path, &e);
-        }
         self.segment_len += buffer.len() as u64;
-        {
-            let mut committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
-            committed.leaves.extend_from_slice(&leaves);
-            committed.commits += 1;
-            committed.entries_since_open += leaves.len() as u64;
+        if self.acknowledge == Acknowledge::Durable {
+            self.sync();
         }
         let acks: Acks = batch
             .drain(..)
@@ -534,7 +560,25 @@ impl Writer {
         }
     }
 
+    /// fsyncs what was written and makes it visible to readers (proofs, queries,
+    /// checkpoints), which only ever see durable entries.
+    fn sync(&mut self) {
+        self.last_sync = Instant::now();
+        if self.unsynced.is_empty() {
+            return;
+        }
+        if let Err(e) = self.segment.sync_data() {
+            fatal("fsync", &self.segment_path, &e);
+        }
+        let mut committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        committed.entries_since_open += self.unsynced.len() as u64;
+        committed.commits += 1;
+        committed.leaves.append(&mut self.unsynced);
+    }
+
     fn rotate(&mut self) {
+        // The old file's last entries must be durable before the log moves on.
+        self.sync();
         let path = segment_path(&self.dir, self.frontier.size());
         match OpenOptions::new().create_new(true).append(true).open(&path) {
             Ok(file) => {
@@ -551,6 +595,10 @@ impl Writer {
     }
 
     fn maybe_checkpoint(&mut self, force: bool, failure_is_fatal: bool) {
+        // A checkpoint signs the tree over durable entries only.
+        if !self.unsynced.is_empty() {
+            return;
+        }
         let size = self.frontier.size();
         if size == 0 || self.checkpointed_size == Some(size) {
             return;

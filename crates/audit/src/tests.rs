@@ -604,3 +604,48 @@ mod retention {
         verify_dir(dir.path(), None, None).unwrap();
     }
 }
+
+/// Written acknowledgement: the appender is answered once its entry is in the segment file
+/// (which survives a killed process), the fsync follows within the commit delay, and
+/// readers (proofs, queries, checkpoints) only ever see fsynced entries.
+#[tokio::test]
+async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = std::time::Instant::now();
+    let log = AuditLog::open(AuditConfig {
+        acknowledge: crate::Acknowledge::Written,
+        commit_delay: Duration::from_millis(400),
+        ..config(dir.path())
+    })
+    .unwrap();
+    for i in 0..5 {
+        log.append(&event(i)).await.unwrap();
+    }
+    if opened.elapsed() < Duration::from_millis(300) {
+        // Answered, in the file, and not yet visible to readers.
+        let in_files = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+            .any(|bytes| bytes.windows(5).any(|w| w == b"req-4"));
+        assert!(in_files, "an acknowledged entry is not in the segment file");
+        assert!(
+            log.committed().leaves.len() < 5,
+            "entries visible before their fsync"
+        );
+    }
+    let synced = std::time::Instant::now();
+    while log.committed().leaves.len() < 5 {
+        assert!(
+            synced.elapsed() < Duration::from_secs(5),
+            "never fsynced behind"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    log.close();
+    drop(log);
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    assert_eq!(log.committed().leaves.len(), 5);
+    log.close();
+    drop(log);
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 5);
+}

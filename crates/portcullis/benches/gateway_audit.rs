@@ -37,6 +37,17 @@ async fn measure(audit_on: bool, connections: usize, seconds: u64) -> f64 {
     let (running, demo) =
         portcullis::demo::start_with_config(dir.path(), Arc::new(SystemClock), |c| {
             c.audit.off_for_benchmark = !audit_on;
+            // BENCH_COMMIT_DELAY_US tries another commit pacing than the default.
+            if let Some(us) = std::env::var("BENCH_COMMIT_DELAY_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                c.audit.commit_delay_microseconds = us;
+            }
+            // BENCH_ACK=written answers once entries are written, fsyncing behind.
+            if std::env::var("BENCH_ACK").as_deref() == Ok("written") {
+                c.audit.acknowledge = portcullis_audit::Acknowledge::Written;
+            }
         })
         .await
         .expect("start");
@@ -164,7 +175,12 @@ fn main() {
     println!("| ---: | ---: | ---: | ---: |");
     // Few connections show the latency an fsync per answer adds; many saturate the
     // gateway and show the throughput cost.
-    for connections in [32, 256] {
+    // BENCH_CONNECTIONS=a,b,... measures other concurrencies.
+    let concurrencies: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![32, 256]);
+    for connections in concurrencies {
         let (mut on, mut off) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Alternate which goes first, so drift on the machine hits both equally.

@@ -199,6 +199,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             segment_max_bytes: config.audit.segment_max_bytes,
             checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_seconds),
             commit_delay: Duration::from_micros(config.audit.commit_delay_microseconds),
+            acknowledge: config.audit.acknowledge,
             checkpoint_key_file: config.audit.checkpoint_key_file.clone(),
         }),
         "audit log"

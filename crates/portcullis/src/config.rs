@@ -218,9 +218,13 @@ pub struct AuditSettings {
     /// Entries in flight before the gateway sheds load with 503.
     pub queue_capacity: usize,
     pub segment_max_bytes: u64,
-    /// Under load, how long the writer gathers entries into one fsync (bounds the
-    /// latency it adds).
+    /// Under load, the least time between two fsyncs: entries arriving meanwhile share
+    /// the next one. Bounds the latency durable acknowledgement adds.
     pub commit_delay_microseconds: u64,
+    /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
+    /// answer once it is written to the segment file (survives the process being
+    /// killed; a power failure can lose the last commit_delay of answered entries).
+    pub acknowledge: portcullis_audit::Acknowledge,
     /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
     /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).
     pub checkpoint_key_file: Option<PathBuf>,
@@ -240,7 +244,8 @@ impl Default for AuditSettings {
             checkpoint_interval_seconds: 1,
             queue_capacity: 16_384,
             segment_max_bytes: 64 * 1024 * 1024,
-            commit_delay_microseconds: 500,
+            commit_delay_microseconds: 2000,
+            acknowledge: portcullis_audit::Acknowledge::Durable,
             checkpoint_key_file: None,
             retention_days: None,
             archive_dir: None,
