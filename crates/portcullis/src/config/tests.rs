@@ -188,3 +188,19 @@ fn traffic_settings_and_stated_grants_are_checked() {
         .to_string()
         .contains("unknown field `rate`"));
 }
+
+#[test]
+fn audit_acknowledgement_is_durable_unless_chosen_otherwise() {
+    assert_eq!(
+        parse(GOOD).unwrap().audit.acknowledge,
+        portcullis_audit::Acknowledge::Durable
+    );
+    let written = format!("{GOOD}\n[audit]\nacknowledge = \"written\"\n");
+    assert_eq!(
+        parse(&written).unwrap().audit.acknowledge,
+        portcullis_audit::Acknowledge::Written
+    );
+    let typo = format!("{GOOD}\n[audit]\nacknowledge = \"fsync\"\n");
+    let err = parse(&typo).unwrap_err().to_string();
+    assert!(err.contains("durable") && err.contains("written"), "{err}");
+}
