@@ -1,27 +1,29 @@
-//! The append-only log writer.
+//! The append-only log.
 //!
 //! Appenders first take a slot ([`AuditLog::reserve`]); when none is free the caller sheds
 //! load (the gateway answers 503) instead of the log dropping entries. A slot is filled
-//! with an event and awaited: it resolves once the entry is written *and fsynced* by the
-//! writer thread, which commits everything queued at once (group commit), so a response
-//! never leaves for a request whose entry could still be lost. A failed write or fsync
-//! aborts the process: the log is never allowed to silently fall behind.
+//! with an event: the appender writes the entry's frame to the segment file itself, and
+//! the syncer thread fsyncs behind, once per commit delay for everything written
+//! meanwhile (group commit). With durable acknowledgement (the default) the slot resolves
+//! once its entry is fsynced, so a response never leaves for a request whose entry could
+//! still be lost; with written acknowledgement, once it is in the file. A failed write or
+//! fsync aborts the process: the log is never allowed to silently fall behind.
+
+mod writer;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ring::signature::Ed25519KeyPair;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIGNING_KEY_FILE};
 use crate::event::AuditEvent;
 use crate::merkle::{Frontier, Hash};
-use crate::segment::{encode_frame, list_segments, read_segment, segment_path, ReadProblem};
+use crate::segment::{list_segments, read_segment, segment_path, ReadProblem};
+use writer::{Shared, Syncer, Tail};
 
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -101,33 +103,27 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 #[error("the audit log is behind; retry shortly")]
 pub struct Backpressure;
 
-struct Pending {
-    event_json: Vec<u8>,
-    committed: oneshot::Sender<u64>,
-}
-
 /// A reserved place in the log.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
-    sender: mpsc::Sender<Pending>,
+    shared: Arc<Shared>,
+    acknowledge: Acknowledge,
 }
 
 impl Slot {
-    /// Hands the event to the writer and waits until it is durable; returns its index.
+    /// Writes the event to the log and waits until it is acknowledged (see
+    /// [`Acknowledge`]); returns its index.
     pub async fn commit(self, event: &AuditEvent) -> Result<u64, AuditError> {
         let event_json = serde_json::to_vec(event).map_err(|e| AuditError::Io {
             path: "event".into(),
             source: e.into(),
         })?;
-        let (committed, done) = oneshot::channel();
-        self.sender
-            .send(Pending {
-                event_json,
-                committed,
-            })
-            .map_err(|_| AuditError::Closed)?;
-        // The permit is held until the entry is durable, bounding in-flight entries.
-        done.await.map_err(|_| AuditError::Closed)
+        let index = self.shared.append(&event_json)?;
+        // The permit is held until the entry is acknowledged, bounding in-flight entries.
+        if self.acknowledge == Acknowledge::Durable {
+            self.shared.durable(index).await?;
+        }
+        Ok(index)
     }
 }
 
@@ -148,8 +144,9 @@ pub struct AuditLog {
     _writer_lock: File,
     capacity: usize,
     slots: Arc<Semaphore>,
-    sender: Mutex<Option<mpsc::Sender<Pending>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    acknowledge: Acknowledge,
+    shared: Arc<Shared>,
+    syncer: Mutex<Option<JoinHandle<()>>>,
     committed: Arc<Mutex<Committed>>,
 }
 
@@ -281,40 +278,48 @@ impl AuditLog {
             last_checkpoint,
             ..Committed::default()
         }));
-        let (sender, receiver) = mpsc::channel();
         let (segment_path, segment_len) =
             current.unwrap_or_else(|| (segment_path(&dir, frontier.size()), 0));
-        let slots = Arc::new(Semaphore::new(config.queue_capacity));
-        let mut writer = Writer {
-            dir: dir.clone(),
-            commit_delay: config.commit_delay,
-            acknowledge: config.acknowledge,
-            unsynced: Vec::new(),
-            last_sync: Instant::now(),
-            segment: open_append(&segment_path)?,
-            segment_path,
-            segment_len,
-            segment_max_bytes: config.segment_max_bytes,
-            frontier,
-            key,
-            checkpoint_interval: config.checkpoint_interval,
-            last_checkpoint_at: Instant::now(),
-            checkpointed_size: None,
+        let recovered = (frontier.size(), frontier.root());
+        let shared = Arc::new(Shared {
+            tail: Mutex::new(Tail {
+                dir: dir.clone(),
+                segment: Arc::new(open_append(&segment_path)?),
+                segment_path,
+                segment_len,
+                segment_max_bytes: config.segment_max_bytes,
+                frontier,
+                unsynced: Vec::new(),
+                buffer: Vec::with_capacity(64 * 1024),
+                closed: false,
+            }),
+            pending: Condvar::new(),
+            durable: tokio::sync::watch::Sender::new(recovered.0),
             committed: committed.clone(),
-            acknowledger: spawn_acknowledger(),
+        });
+        let syncer = Syncer {
+            shared: shared.clone(),
+            key,
+            commit_delay: config.commit_delay,
+            checkpoint_interval: config.checkpoint_interval,
+            dir: dir.clone(),
+            checkpointed_size: None,
+            last_checkpoint_at: Instant::now(),
+            recovered: Some(recovered),
         };
         sync_dir(&dir)?;
         let handle = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || writer.run(receiver))
+            .name("audit-syncer".into())
+            .spawn(move || syncer.run())
             .map_err(io_err(&dir))?;
         Ok(Self {
             dir,
             _writer_lock: writer_lock,
             capacity: config.queue_capacity,
-            slots,
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(handle)),
+            slots: Arc::new(Semaphore::new(config.queue_capacity)),
+            acknowledge: config.acknowledge,
+            shared,
+            syncer: Mutex::new(Some(handle)),
             committed,
         })
     }
@@ -330,15 +335,10 @@ impl AuditLog {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Backpressure)?;
-        let sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(Backpressure)?;
         Ok(Slot {
             _permit: permit,
-            sender,
+            shared: self.shared.clone(),
+            acknowledge: self.acknowledge,
         })
     }
 
@@ -351,15 +351,10 @@ impl AuditLog {
             .acquire_owned()
             .await
             .map_err(|_| AuditError::Closed)?;
-        let sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(AuditError::Closed)?;
         Slot {
             _permit: permit,
-            sender,
+            shared: self.shared.clone(),
+            acknowledge: self.acknowledge,
         }
         .commit(event)
         .await
@@ -375,10 +370,11 @@ impl AuditLog {
         self.committed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Stops accepting entries, commits what is queued, writes a final checkpoint.
+    /// Stops accepting entries, makes every written entry durable, writes a final
+    /// checkpoint.
     pub fn close(&self) {
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        self.shared.close();
+        if let Some(handle) = self.syncer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = handle.join();
         }
     }
@@ -388,18 +384,6 @@ impl Drop for AuditLog {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Runs inside the current async runtime, if there is one.
-fn spawn_acknowledger() -> Option<tokio::sync::mpsc::UnboundedSender<Acks>> {
-    let runtime = tokio::runtime::Handle::try_current().ok()?;
-    let (sender, mut batches) = tokio::sync::mpsc::unbounded_channel();
-    runtime.spawn(async move {
-        while let Some(acks) = batches.recv().await {
-            acknowledge(acks);
-        }
-    });
-    Some(sender)
 }
 
 fn open_append(path: &Path) -> Result<File, AuditError> {
@@ -430,212 +414,4 @@ fn fatal(what: &str, path: &Path, e: &std::io::Error) -> ! {
     tracing::error!(path = %path.display(), error = %e, "audit log {what} failed; stopping the process");
     eprintln!("FATAL: audit log {what} failed for {}: {e}", path.display());
     std::process::abort();
-}
-
-/// Appenders to tell, with the index each entry got.
-type Acks = Vec<(oneshot::Sender<u64>, u64)>;
-
-/// Tells each appender its entry is durable. An appender that went away (its client
-/// disconnected) is simply not told; the entry stays.
-fn acknowledge(acks: Acks) {
-    for (ack, index) in acks {
-        let _ = ack.send(index);
-    }
-}
-
-/// Entries in one write and fsync at most.
-const MAX_BATCH: usize = 65_536;
-
-struct Writer {
-    dir: PathBuf,
-    /// Least time between the starts of two group commits (between fsyncs, when
-    /// acknowledging written entries).
-    commit_delay: Duration,
-    acknowledge: Acknowledge,
-    /// Leaves written but not yet fsynced (only when acknowledging written entries).
-    unsynced: Vec<Hash>,
-    last_sync: Instant,
-    segment: File,
-    segment_path: PathBuf,
-    segment_len: u64,
-    segment_max_bytes: u64,
-    frontier: Frontier,
-    key: Ed25519KeyPair,
-    checkpoint_interval: Duration,
-    last_checkpoint_at: Instant,
-    checkpointed_size: Option<u64>,
-    committed: Arc<Mutex<Committed>>,
-    /// A task inside the async runtime that acknowledges whole batches.
-    acknowledger: Option<tokio::sync::mpsc::UnboundedSender<Acks>>,
-}
-
-impl Writer {
-    fn run(&mut self, receiver: mpsc::Receiver<Pending>) {
-        let mut buffer = Vec::with_capacity(1 << 20);
-        let mut batch: Vec<Pending> = Vec::new();
-        let mut last_commit = Instant::now()
-            .checked_sub(self.commit_delay)
-            .unwrap_or_else(Instant::now);
-        loop {
-            // With written-but-unsynced entries, wake in time for their fsync.
-            let wait = if self.unsynced.is_empty() {
-                self.checkpoint_interval
-            } else {
-                self.commit_delay.saturating_sub(self.last_sync.elapsed())
-            };
-            match receiver.recv_timeout(wait) {
-                Ok(first) => batch.push(first),
-                Err(RecvTimeoutError::Timeout) => {
-                    // Woken for a pending fsync, checkpoints keep their interval; woken by
-                    // a quiet spell, the log is checkpointed at once.
-                    let quiet = self.unsynced.is_empty();
-                    self.sync();
-                    self.maybe_checkpoint(quiet, true);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            // Durable group commit is paced: under load the writer sleeps out the rest of
-            // the commit delay instead of waking for every entry, then takes all that
-            // queued meanwhile. After a quiet spell the delay has long passed and a lone
-            // entry goes at once. Written acknowledgement never waits here: the pacing is
-            // on its fsyncs instead.
-            if self.acknowledge == Acknowledge::Durable {
-                let since = last_commit.elapsed();
-                if since < self.commit_delay {
-                    std::thread::sleep(self.commit_delay - since);
-                }
-            }
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
-            last_commit = Instant::now();
-            self.commit(&mut batch, &mut buffer);
-            if self.last_sync.elapsed() >= self.commit_delay {
-                self.sync();
-            }
-            self.maybe_checkpoint(false, true);
-        }
-        // At shutdown every entry is made durable; a failed final checkpoint then loses
-        // nothing, so it is reported rather than fatal.
-        self.sync();
-        self.maybe_checkpoint(true, false);
-    }
-
-    fn commit(&mut self, batch: &mut Vec<Pending>, buffer: &mut Vec<u8>) {
-        if self.segment_len >= self.segment_max_bytes {
-            self.rotate();
-        }
-        buffer.clear();
-        let first_index = self.frontier.size();
-        for (i, pending) in batch.iter().enumerate() {
-            let leaf = encode_frame(first_index + i as u64, &pending.event_json, buffer);
-            self.frontier.push(leaf);
-            self.unsynced.push(leaf);
-        }
-        if let Err(e) = self.segment.write_all(buffer) {
-            fatal("write", &self.segment_path, &e);
-        }
-        self.segment_len += buffer.len() as u64;
-        if self.acknowledge == Acknowledge::Durable {
-            self.sync();
-        }
-        let acks: Acks = batch
-            .drain(..)
-            .enumerate()
-            .map(|(i, pending)| (pending.committed, first_index + i as u64))
-            .collect();
-        match &self.acknowledger {
-            // One wake-up of the runtime per batch; the acknowledger then wakes the
-            // appenders from inside it, where waking a task is cheap.
-            Some(acknowledger) => {
-                if let Err(tokio::sync::mpsc::error::SendError(acks)) = acknowledger.send(acks) {
-                    acknowledge(acks);
-                }
-            }
-            None => acknowledge(acks),
-        }
-    }
-
-    /// fsyncs what was written and makes it visible to readers (proofs, queries,
-    /// checkpoints), which only ever see durable entries.
-    fn sync(&mut self) {
-        self.last_sync = Instant::now();
-        if self.unsynced.is_empty() {
-            return;
-        }
-        if let Err(e) = self.segment.sync_data() {
-            fatal("fsync", &self.segment_path, &e);
-        }
-        let mut committed = self.committed.lock().unwrap_or_else(|p| p.into_inner());
-        committed.entries_since_open += self.unsynced.len() as u64;
-        committed.commits += 1;
-        committed.leaves.append(&mut self.unsynced);
-    }
-
-    fn rotate(&mut self) {
-        // The old file's last entries must be durable before the log moves on.
-        self.sync();
-        let path = segment_path(&self.dir, self.frontier.size());
-        match OpenOptions::new().create_new(true).append(true).open(&path) {
-            Ok(file) => {
-                // Entries acknowledged into a file whose name is not durable could vanish.
-                if let Err(AuditError::Io { source, .. }) = sync_dir(&self.dir) {
-                    fatal("directory fsync", &self.dir, &source);
-                }
-                self.segment = file;
-                self.segment_path = path;
-                self.segment_len = 0;
-            }
-            Err(e) => fatal("segment rotation", &path, &e),
-        }
-    }
-
-    fn maybe_checkpoint(&mut self, force: bool, failure_is_fatal: bool) {
-        // A checkpoint signs the tree over durable entries only.
-        if !self.unsynced.is_empty() {
-            return;
-        }
-        let size = self.frontier.size();
-        if size == 0 || self.checkpointed_size == Some(size) {
-            return;
-        }
-        if !force && self.last_checkpoint_at.elapsed() < self.checkpoint_interval {
-            return;
-        }
-        let time_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let checkpoint = Checkpoint::sign(&self.key, size, &self.frontier.root(), time_ms);
-        let path = self.dir.join(CHECKPOINTS_FILE);
-        let line = match serde_json::to_string(&checkpoint) {
-            Ok(l) => l + "\n",
-            Err(_) => return,
-        };
-        let result = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| {
-                f.write_all(line.as_bytes())?;
-                f.sync_data()
-            });
-        if let Err(e) = result {
-            if failure_is_fatal {
-                fatal("checkpoint write", &path, &e);
-            }
-            tracing::error!(path = %path.display(), error = %e, "final audit checkpoint not written");
-            return;
-        }
-        self.checkpointed_size = Some(size);
-        self.last_checkpoint_at = Instant::now();
-        self.committed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .last_checkpoint = Some(checkpoint);
-    }
 }

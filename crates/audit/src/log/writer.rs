@@ -1,0 +1,255 @@
+//! Where entries go: appenders write their own frame to the segment file under a lock (a
+//! write(2) into the page cache, which survives the process being killed), and one syncer
+//! thread fsyncs behind them, at most once per commit delay, publishing what became
+//! durable. No entry crosses a thread to be written, so an answer never waits for another
+//! thread to be scheduled; only durable acknowledgement waits, for the next fsync.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ring::signature::Ed25519KeyPair;
+
+use super::{fatal, sync_dir, AuditError, Committed};
+use crate::checkpoint::{Checkpoint, CHECKPOINTS_FILE};
+use crate::merkle::{Frontier, Hash};
+use crate::segment::{encode_frame, segment_path};
+
+/// The end of the log, where appenders write.
+pub(super) struct Tail {
+    pub dir: PathBuf,
+    pub segment: Arc<File>,
+    pub segment_path: PathBuf,
+    pub segment_len: u64,
+    pub segment_max_bytes: u64,
+    pub frontier: Frontier,
+    /// Leaves written but not yet fsynced.
+    pub unsynced: Vec<Hash>,
+    pub buffer: Vec<u8>,
+    pub closed: bool,
+}
+
+impl Tail {
+    /// Writes one entry at the end of the log; returns its index.
+    fn write(&mut self, event_json: &[u8]) -> Result<u64, AuditError> {
+        if self.closed {
+            return Err(AuditError::Closed);
+        }
+        if self.segment_len >= self.segment_max_bytes {
+            self.rotate();
+        }
+        self.buffer.clear();
+        let index = self.frontier.size();
+        let leaf = encode_frame(index, event_json, &mut self.buffer);
+        let mut file: &File = &self.segment;
+        if let Err(e) = file.write_all(&self.buffer) {
+            fatal("write", &self.segment_path, &e);
+        }
+        self.segment_len += self.buffer.len() as u64;
+        self.frontier.push(leaf);
+        self.unsynced.push(leaf);
+        Ok(index)
+    }
+
+    /// Starts the next segment file. Rare (once per segment), so the old file is made
+    /// durable right here rather than coordinating with the syncer.
+    fn rotate(&mut self) {
+        if let Err(e) = self.segment.sync_data() {
+            fatal("fsync", &self.segment_path, &e);
+        }
+        let path = segment_path(&self.dir, self.frontier.size());
+        match OpenOptions::new().create_new(true).append(true).open(&path) {
+            Ok(file) => {
+                // Entries acknowledged into a file whose name is not durable could vanish.
+                if let Err(AuditError::Io { source, .. }) = sync_dir(&self.dir) {
+                    fatal("directory fsync", &self.dir, &source);
+                }
+                self.segment = Arc::new(file);
+                self.segment_path = path;
+                self.segment_len = 0;
+            }
+            Err(e) => fatal("segment rotation", &path, &e),
+        }
+    }
+}
+
+/// What appenders and the syncer share.
+pub(super) struct Shared {
+    pub tail: Mutex<Tail>,
+    /// Signalled when the first unsynced entry is written, and at close.
+    pub pending: Condvar,
+    /// How many entries are durable.
+    pub durable: tokio::sync::watch::Sender<u64>,
+    pub committed: Arc<Mutex<Committed>>,
+}
+
+impl Shared {
+    pub fn tail(&self) -> MutexGuard<'_, Tail> {
+        self.tail.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes an entry; returns its index once it is in the segment file.
+    pub fn append(&self, event_json: &[u8]) -> Result<u64, AuditError> {
+        let (index, first_unsynced) = {
+            let mut tail = self.tail();
+            let first_unsynced = tail.unsynced.is_empty();
+            (tail.write(event_json)?, first_unsynced)
+        };
+        // Later entries find the syncer already due to run; only the first wakes it.
+        if first_unsynced {
+            self.pending.notify_one();
+        }
+        Ok(index)
+    }
+
+    /// Waits until entry `index` is durable.
+    pub async fn durable(&self, index: u64) -> Result<(), AuditError> {
+        let mut durable = self.durable.subscribe();
+        durable
+            .wait_for(|&count| count > index)
+            .await
+            .map(|_| ())
+            .map_err(|_| AuditError::Closed)
+    }
+
+    pub fn close(&self) {
+        self.tail().closed = true;
+        self.pending.notify_one();
+    }
+}
+
+/// The syncer thread: fsyncs written entries at most once per `commit_delay`, publishes
+/// them to readers and durable waiters, and signs checkpoints over durable entries only.
+pub(super) struct Syncer {
+    pub shared: Arc<Shared>,
+    pub key: Ed25519KeyPair,
+    pub commit_delay: Duration,
+    pub checkpoint_interval: Duration,
+    pub dir: PathBuf,
+    pub checkpointed_size: Option<u64>,
+    pub last_checkpoint_at: Instant,
+    /// Size and root of the entries found at open, which a quiet spell checkpoints.
+    pub recovered: Option<(u64, Hash)>,
+}
+
+impl Syncer {
+    pub fn run(mut self) {
+        let mut last_sync = Instant::now()
+            .checked_sub(self.commit_delay)
+            .unwrap_or_else(Instant::now);
+        let mut durable: Option<(u64, Hash)> = self.recovered.take();
+        loop {
+            let closing = {
+                let mut tail = self.shared.tail();
+                while tail.unsynced.is_empty() && !tail.closed {
+                    let (t, wait) = self
+                        .shared
+                        .pending
+                        .wait_timeout(tail, self.checkpoint_interval)
+                        .unwrap_or_else(|p| p.into_inner());
+                    tail = t;
+                    if wait.timed_out() && tail.unsynced.is_empty() {
+                        // A quiet spell: checkpoint what is durable at once.
+                        drop(tail);
+                        self.maybe_checkpoint(durable, true, true);
+                        tail = self.shared.tail();
+                    }
+                }
+                tail.closed
+            };
+            // Paced: entries written while the syncer sleeps share the next fsync.
+            let since = last_sync.elapsed();
+            if !closing && since < self.commit_delay {
+                std::thread::sleep(self.commit_delay - since);
+            }
+            let (file, path, leaves, size, root) = {
+                let mut tail = self.shared.tail();
+                (
+                    tail.segment.clone(),
+                    tail.segment_path.clone(),
+                    std::mem::take(&mut tail.unsynced),
+                    tail.frontier.size(),
+                    tail.frontier.root(),
+                )
+            };
+            last_sync = Instant::now();
+            if !leaves.is_empty() {
+                // Every entry taken was written before this fsync starts, to this file or
+                // to an earlier one that rotation already made durable.
+                if let Err(e) = file.sync_data() {
+                    fatal("fsync", &path, &e);
+                }
+                {
+                    let mut committed = self
+                        .shared
+                        .committed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    committed.commits += 1;
+                    committed.entries_since_open += leaves.len() as u64;
+                    committed.leaves.extend_from_slice(&leaves);
+                }
+                self.shared.durable.send_replace(size);
+                durable = Some((size, root));
+            }
+            if closing {
+                // Every entry is durable now; a failed final checkpoint loses nothing, so
+                // it is reported rather than fatal.
+                self.maybe_checkpoint(durable, true, false);
+                return;
+            }
+            self.maybe_checkpoint(durable, false, true);
+        }
+    }
+
+    fn maybe_checkpoint(
+        &mut self,
+        durable: Option<(u64, Hash)>,
+        force: bool,
+        failure_is_fatal: bool,
+    ) {
+        let Some((size, root)) = durable else {
+            return;
+        };
+        if size == 0 || self.checkpointed_size == Some(size) {
+            return;
+        }
+        if !force && self.last_checkpoint_at.elapsed() < self.checkpoint_interval {
+            return;
+        }
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let checkpoint = Checkpoint::sign(&self.key, size, &root, time_ms);
+        let path = self.dir.join(CHECKPOINTS_FILE);
+        let line = match serde_json::to_string(&checkpoint) {
+            Ok(l) => l + "\n",
+            Err(_) => return,
+        };
+        let result = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                f.write_all(line.as_bytes())?;
+                f.sync_data()
+            });
+        if let Err(e) = result {
+            if failure_is_fatal {
+                fatal("checkpoint write", &path, &e);
+            }
+            tracing::error!(path = %path.display(), error = %e, "final audit checkpoint not written");
+            return;
+        }
+        self.checkpointed_size = Some(size);
+        self.last_checkpoint_at = Instant::now();
+        self.shared
+            .committed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_checkpoint = Some(checkpoint);
+    }
+}
