@@ -67,7 +67,7 @@ impl AuditConfig {
             queue_capacity: 16_384,
             segment_max_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
-            commit_delay: Duration::from_micros(500),
+            commit_delay: Duration::from_millis(2),
             checkpoint_key_file: None,
             acknowledge: Acknowledge::Durable,
         }

@@ -140,6 +140,7 @@ impl Syncer {
             .checked_sub(self.commit_delay)
             .unwrap_or_else(Instant::now);
         let mut durable: Option<(u64, Hash)> = self.recovered.take();
+        let mut last_batch = 0usize;
         loop {
             let closing = {
                 let mut tail = self.shared.tail();
@@ -159,9 +160,11 @@ impl Syncer {
                 }
                 tail.closed
             };
-            // Paced: entries written while the syncer sleeps share the next fsync.
+            // Paced under concurrency: entries written while the syncer sleeps share the
+            // next fsync. A lone appender (the last fsync carried one entry) is not made to
+            // wait for company that is not coming.
             let since = last_sync.elapsed();
-            if !closing && since < self.commit_delay {
+            if !closing && last_batch > 1 && since < self.commit_delay {
                 std::thread::sleep(self.commit_delay - since);
             }
             let (file, path, leaves, size, root) = {
@@ -175,6 +178,7 @@ impl Syncer {
                 )
             };
             last_sync = Instant::now();
+            last_batch = leaves.len();
             if !leaves.is_empty() {
                 // Every entry taken was written before this fsync starts, to this file or
                 // to an earlier one that rotation already made durable.
