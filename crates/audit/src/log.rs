@@ -55,8 +55,11 @@ pub enum Acknowledge {
     Durable,
     /// After the entry is written to the segment file (in the kernel's page cache, which
     /// survives the process being killed), while fsyncs run every `commit_delay` behind.
-    /// A power failure or kernel crash can lose the last `commit_delay` of acknowledged
-    /// entries; checkpoints, proofs and queries still only ever cover fsynced entries.
+    /// A power failure or kernel crash can lose the acknowledged entries of the last
+    /// commit delay plus one fsync, and never more than `queue_capacity` of them (beyond
+    /// that, appenders are refused and the gateway sheds load). Checkpoints and proofs
+    /// only ever cover fsynced entries. Control-plane changes and retention records are
+    /// always durable.
     Written,
 }
 
@@ -89,6 +92,10 @@ pub enum AuditError {
     },
     #[error("the audit log is not accepting entries (shut down)")]
     Closed,
+    /// Written acknowledgement only: so many entries await their fsync that answering
+    /// more would widen what a power cut could take. Shed load instead.
+    #[error("the audit log's fsyncs are behind; retry shortly")]
+    Behind,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
@@ -273,6 +280,17 @@ impl AuditLog {
             f.set_len(good_len).map_err(io_err(&path))?;
             f.sync_all().map_err(io_err(&path))?;
         }
+        // What was found may have been written but never fsynced (a killed process leaves
+        // it in the page cache). It is about to be published and checkpointed as durable,
+        // so make it so.
+        if let Some((path, _)) = &current {
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.sync_data())
+                .map_err(io_err(path))?;
+        }
+        let checkpointed_size = last_checkpoint.as_ref().map(|c| c.tree_size);
         let committed = Arc::new(Mutex::new(Committed {
             leaves,
             last_checkpoint,
@@ -291,6 +309,7 @@ impl AuditLog {
                 frontier,
                 unsynced: Vec::new(),
                 buffer: Vec::with_capacity(64 * 1024),
+                max_unsynced: config.queue_capacity,
                 closed: false,
             }),
             pending: Condvar::new(),
@@ -303,7 +322,7 @@ impl AuditLog {
             commit_delay: config.commit_delay,
             checkpoint_interval: config.checkpoint_interval,
             dir: dir.clone(),
-            checkpointed_size: None,
+            checkpointed_size,
             last_checkpoint_at: Instant::now(),
             recovered: Some(recovered),
         };
@@ -342,8 +361,10 @@ impl AuditLog {
         })
     }
 
-    /// Reserves and commits in one step, waiting for a slot if needed (for control-plane
-    /// changes, which must not be refused for load).
+    /// Reserves and commits in one step, waiting for a slot if needed, and always waits
+    /// for the fsync whatever the acknowledgement mode: for control-plane changes and
+    /// retention records, which must be neither refused for load nor lost to a power cut
+    /// (a prune is applied only once its record is durable).
     pub async fn append(&self, event: &AuditEvent) -> Result<u64, AuditError> {
         let permit = self
             .slots
@@ -354,7 +375,7 @@ impl AuditLog {
         Slot {
             _permit: permit,
             shared: self.shared.clone(),
-            acknowledge: self.acknowledge,
+            acknowledge: Acknowledge::Durable,
         }
         .commit(event)
         .await

@@ -223,7 +223,8 @@ pub struct AuditSettings {
     pub commit_delay_microseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being
-    /// killed; a power failure can lose the last commit_delay of answered entries).
+    /// killed; a power failure can lose the answered entries of the last commit delay
+    /// plus one fsync, at most queue_capacity of them). Admin changes are always durable.
     pub acknowledge: portcullis_audit::Acknowledge,
     /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
     /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).

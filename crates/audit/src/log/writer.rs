@@ -28,6 +28,9 @@ pub(super) struct Tail {
     /// Leaves written but not yet fsynced.
     pub unsynced: Vec<Hash>,
     pub buffer: Vec<u8>,
+    /// Written acknowledgement answers before the fsync; this bounds how many answered
+    /// entries can await one.
+    pub max_unsynced: usize,
     pub closed: bool,
 }
 
@@ -36,6 +39,9 @@ impl Tail {
     fn write(&mut self, event_json: &[u8]) -> Result<u64, AuditError> {
         if self.closed {
             return Err(AuditError::Closed);
+        }
+        if self.unsynced.len() >= self.max_unsynced {
+            return Err(AuditError::Behind);
         }
         if self.segment_len >= self.segment_max_bytes {
             self.rotate();
