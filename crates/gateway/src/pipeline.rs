@@ -31,7 +31,7 @@ use portcullis_tls::ConnectionInfo;
 use crate::authn::Authenticator;
 use crate::proxy::{sanitize_request_headers, set_header, Upstream, UpstreamError};
 use crate::response::{
-    check_headers, error_body, filter_body, retain_response_headers, Unfilterable,
+    check_headers, error_body, filter_body, retain_response_headers, says_json, Unfilterable,
 };
 use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
@@ -704,19 +704,7 @@ fn validate_request(
     if body.is_empty() && !must_have_body {
         return Ok(());
     }
-    let json = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
-    if !json {
+    if !says_json(&parts.headers) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",

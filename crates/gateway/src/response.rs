@@ -109,24 +109,23 @@ pub fn check_headers(headers: &HeaderMap, status: StatusCode) -> Result<(), Unfi
     if empty {
         return Ok(());
     }
-    let json = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|media| media == "application/json" || media.ends_with("+json"));
-    if !json {
+    if !says_json(headers) {
         return Err(bad_gateway(
             "upstream_not_json",
             "the upstream answered with a body that is not JSON; it cannot be filtered",
         ));
     }
     Ok(())
+}
+
+/// Whether a message's `Content-Type` is JSON (`application/json` or any `+json` type).
+pub fn says_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .is_some_and(|media| media == "application/json" || media.ends_with("+json"))
 }
 
 /// Reads the upstream body through the filter. An empty body stays empty.

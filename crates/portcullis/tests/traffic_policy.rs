@@ -643,15 +643,17 @@ async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() 
         .unwrap();
     config.validate().unwrap();
     let running = h.running();
-    let changed = portcullis::app::apply_config_grants(
-        &config,
-        running.store.as_ref(),
-        &running.audit,
-        &portcullis_core::SystemClock,
-    )
-    .await
-    .unwrap();
-    assert_eq!(changed, 1);
+    let apply = |config: portcullis::config::Config| async move {
+        portcullis::app::apply_config_grants(
+            &config,
+            running.store.as_ref(),
+            &running.audit,
+            &portcullis_core::SystemClock,
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(apply(config.clone()).await, 1);
     running.loader.reload().await.unwrap();
     let r = h.get(Production, "/accounts", Some(&token), None).await;
     assert_eq!(r.status(), 200);
@@ -681,15 +683,7 @@ async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() 
         .unwrap()
         .contains("configuration file"));
     // The same file again changes nothing (and records nothing).
-    let again = portcullis::app::apply_config_grants(
-        &config,
-        running.store.as_ref(),
-        &running.audit,
-        &portcullis_core::SystemClock,
-    )
-    .await
-    .unwrap();
-    assert_eq!(again, 0);
+    assert_eq!(apply(config.clone()).await, 0);
     // A bad policy in the file is refused with its path.
     let mut bad = config.clone();
     bad.grants[0].policy.allowed_sources = vec!["nope".into()];
