@@ -204,6 +204,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         }),
         "audit log"
     )?);
+    tracing::info!(acknowledge = ?config.audit.acknowledge, commit_delay_us = config.audit.commit_delay_microseconds, "audit log open");
     if apply_config_grants(config, store.as_ref(), &audit, clock.as_ref())
         .await
         .map_err(StartError)?

@@ -421,7 +421,10 @@ pub async fn start_with_config(
     Ok((running, demo))
 }
 
-pub async fn run(dir: Option<PathBuf>) -> Result<(), String> {
+pub async fn run(
+    dir: Option<PathBuf>,
+    audit_acknowledge: portcullis_audit::Acknowledge,
+) -> Result<(), String> {
     let dir = match dir {
         Some(d) => d,
         None => {
@@ -434,7 +437,10 @@ pub async fn run(dir: Option<PathBuf>) -> Result<(), String> {
             path
         }
     };
-    let (running, demo) = start(&dir, Arc::new(SystemClock)).await?;
+    let (running, demo) = start_with_config(&dir, Arc::new(SystemClock), |c| {
+        c.audit.acknowledge = audit_acknowledge;
+    })
+    .await?;
     println!("{}", walkthrough(&demo));
     crate::wait_for_signal().await;
     tracing::info!("shutting down");

@@ -28,6 +28,10 @@ enum Command {
         /// Data directory (store, PKI, demo.json); a new temporary directory if omitted.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// When answers wait for their audit entry: `durable` (fsynced, the default) or
+        /// `written` (in the segment file; fsynced behind).
+        #[arg(long, default_value = "durable", value_parser = parse_acknowledge)]
+        audit_acknowledge: portcullis_audit::Acknowledge,
     },
     /// Run the roles a configuration file describes.
     Serve {
@@ -67,9 +71,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Demo { dir } => {
+            Command::Demo {
+                dir,
+                audit_acknowledge,
+            } => {
                 init_logging();
-                demo::run(dir).await
+                demo::run(dir, audit_acknowledge).await
             }
             Command::Serve { config, check } => {
                 init_logging();
@@ -144,5 +151,13 @@ async fn reload_grants(path: &std::path::Path, running: &app::Running) {
             tracing::info!(changed, "SIGHUP: configuration grants applied");
         }
         Err(e) => tracing::error!("SIGHUP: {e}"),
+    }
+}
+
+fn parse_acknowledge(text: &str) -> Result<portcullis_audit::Acknowledge, String> {
+    match text {
+        "durable" => Ok(portcullis_audit::Acknowledge::Durable),
+        "written" => Ok(portcullis_audit::Acknowledge::Written),
+        other => Err(format!("{other:?}: expected durable or written")),
     }
 }
