@@ -21,6 +21,11 @@ pub struct Filter {
     pub to_ms: Option<i64>,
     /// At most this many entries (default and ceiling: 10,000).
     pub limit: Option<usize>,
+    /// Only entries below this index: for a live log, its durable count, so a query never
+    /// shows an entry that a power cut could still take back. Set by the caller, never
+    /// from a request.
+    #[serde(skip)]
+    pub before_index: Option<u64>,
 }
 
 pub const MAX_QUERY_RESULTS: usize = 10_000;
@@ -71,7 +76,7 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
     let count = segments.len();
     for (i, (_, path)) in segments.into_iter().enumerate() {
         let problem = read_segment(&path, |frame| {
-            if out.len() >= limit {
+            if out.len() >= limit || filter.before_index.is_some_and(|b| frame.index >= b) {
                 return Ok(());
             }
             let event: AuditEvent = serde_json::from_slice(&frame.event_json)

@@ -197,6 +197,7 @@ pub async fn events(
         from_ms: q.from_ms,
         to_ms: q.to_ms,
         limit: q.limit,
+        before_index: None,
     };
     let mut target = BTreeMap::new();
     for (k, v) in [
@@ -214,6 +215,8 @@ pub async fn events(
         .record(&admin, EventKind::AuditRead, "audit.events", target)
         .await?;
     let dir = state.audit().dir().to_path_buf();
+    let mut filter = filter;
+    filter.before_index = Some(state.audit().committed().leaves.len() as u64);
     let entries = tokio::task::spawn_blocking(move || query(&dir, &filter))
         .await
         .map_err(|_| {

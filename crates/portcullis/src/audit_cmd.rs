@@ -160,6 +160,8 @@ pub async fn run(command: AuditCommand) -> Result<(), String> {
                 from_ms: args.from_ms,
                 to_ms: args.to_ms,
                 limit: args.limit,
+                // Offline, the files are the log: everything in them is exported.
+                before_index: None,
             };
             let entries = query(&audit_dir(&args.dir), &filter)?;
             for e in entries {
