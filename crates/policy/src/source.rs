@@ -35,6 +35,15 @@ impl NetworkList {
                     }
                 },
             };
+            if let IpNet::V6(v6) = network {
+                if v6.addr().to_ipv4_mapped().is_some() && v6.prefix_len() >= 96 {
+                    return Err(format!(
+                        "{field}[{i}]: {entry:?} is an IPv4-mapped IPv6 network, which never matches (IPv4 peers are compared as IPv4); write it as IPv4, e.g. {}/{}",
+                        v6.addr().to_ipv4_mapped().map(|a| a.to_string()).unwrap_or_default(),
+                        v6.prefix_len() - 96
+                    ));
+                }
+            }
             if network.addr() != network.network() {
                 return Err(format!(
                     "{field}[{i}]: {entry:?} has host bits set; did you mean {}?",
@@ -156,6 +165,7 @@ mod tests {
         assert!(bad("10.0.0.0/33").contains("allowed_sources[0]"));
         assert!(bad("example.com").contains("not a CIDR"));
         assert!(bad("10.1.2.3/8").contains("did you mean 10.0.0.0/8"));
+        assert!(bad("::ffff:203.0.113.0/120").contains("write it as IPv4, e.g. 203.0.113.0/24"));
     }
 
     fn xff(values: &[&str]) -> HeaderMap {
