@@ -1,21 +1,10 @@
 //! Declaring and compiling policies: the path grammar, serde forms, and every rejection.
 
-use portcullis_field_filter::{
-    CompiledFieldPolicy, FieldMask, FieldPolicy, MaskRule, PolicyError, ProblemKind,
-};
+mod common;
 
-fn compile(allow: &[&str], mask: &[(&str, MaskRule)]) -> Result<CompiledFieldPolicy, PolicyError> {
-    CompiledFieldPolicy::compile(&FieldPolicy {
-        allow: allow.iter().map(|p| (*p).to_owned()).collect(),
-        mask: mask
-            .iter()
-            .map(|(path, rule)| FieldMask {
-                path: (*path).to_owned(),
-                rule: *rule,
-            })
-            .collect(),
-    })
-}
+use portcullis_field_filter::{CompiledFieldPolicy, FieldMask, FieldPolicy, MaskRule, ProblemKind};
+
+use common::try_policy as compile;
 
 #[test]
 fn error_names_the_entry_and_says_how_to_fix_it() {

@@ -174,9 +174,7 @@ async fn admin_changes_are_recorded_and_secrets_never_are() {
     h.token_response_jwt(Production, assertion.clone(), &[])
         .await;
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     let req = http::Request::post(format!(

@@ -78,9 +78,8 @@ async fn a_mtls_token_is_bound_to_its_certificate() {
     assert_401(&r, "bound to a client certificate");
     // With its certificate the same token works.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&acme), Some(ACME))
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&acme), Some(ACME))
+            .await,
         200
     );
     h.stop().await;
@@ -180,9 +179,7 @@ async fn tokens_wrong_in_one_claim_get_401() {
     }
     // The genuine token still works: the failures above are each claim's fault.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     h.stop().await;
@@ -321,14 +318,13 @@ async fn a_missing_scope_is_403_and_scopes_cannot_be_widened() {
     let narrow = json_body(&r)["access_token"].as_str().unwrap().to_string();
     let customer = h.s("/sample/customer_id");
     assert_eq!(
-        h.get(
+        h.status(
             Production,
             &format!("/customers/{customer}/kyc"),
             Some(&narrow),
             None
         )
-        .await
-        .status(),
+        .await,
         403
     );
     h.stop().await;
@@ -340,9 +336,7 @@ async fn withdrawing_a_signing_key_refuses_its_cached_tokens() {
     let finch = h.token_jwt(FINCH, Production).await;
     // Verified once, so now cached.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     let running = h.running();
@@ -386,9 +380,8 @@ async fn an_environment_can_require_certificate_bound_tokens() {
     );
     // mTLS partners are unaffected.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&acme), Some(ACME))
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&acme), Some(ACME))
+            .await,
         200
     );
     h.stop().await;
@@ -401,10 +394,7 @@ async fn a_reduced_grant_applies_to_tokens_already_issued() {
     let customer = h.s("/sample/customer_id");
     let finch = h.token_jwt(FINCH, Production).await;
     let kyc = format!("/customers/{customer}/kyc");
-    assert_eq!(
-        h.get(Production, &kyc, Some(&finch), None).await.status(),
-        200
-    );
+    assert_eq!(h.status(Production, &kyc, Some(&finch), None).await, 200);
     let running = h.running();
     let mut grant = running
         .store
@@ -418,9 +408,7 @@ async fn a_reduced_grant_applies_to_tokens_already_issued() {
     assert_eq!(r.status(), 403);
     // Scopes still granted keep working with the same token.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     h.stop().await;

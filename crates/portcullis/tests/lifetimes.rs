@@ -16,9 +16,7 @@ async fn an_expired_credential_is_refused_at_the_token_endpoint_and_the_gateway(
     clock.advance(90 * DAY - 100);
     let finch = h.token_jwt(FINCH, Production).await;
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
 
@@ -39,12 +37,7 @@ async fn an_expired_credential_is_refused_at_the_token_endpoint_and_the_gateway(
 
     // Sandbox credentials have no end date.
     let nova = h.token_jwt(NOVA, Sandbox).await;
-    assert_eq!(
-        h.get(Sandbox, "/accounts", Some(&nova), None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(h.status(Sandbox, "/accounts", Some(&nova), None).await, 200);
     h.stop().await;
 }
 
@@ -61,9 +54,7 @@ async fn access_tokens_expire_after_their_lifetime_and_not_before() {
     // Within lifetime plus the 5 s leeway the cached token is still good...
     clock.advance(304);
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     // ...and after it, refused even though it was verified and cached before.

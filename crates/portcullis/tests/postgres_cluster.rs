@@ -57,14 +57,13 @@ async fn partner_flows_work_on_postgres() {
     let account = h.s("/sample/account_id");
     let acme = h.token_mtls(ACME).await;
     assert_eq!(
-        h.get(
+        h.status(
             Production,
             &format!("/accounts/{account}/balances"),
             Some(&acme),
             Some(ACME)
         )
-        .await
-        .status(),
+        .await,
         200
     );
     assert_401(
@@ -74,9 +73,7 @@ async fn partner_flows_work_on_postgres() {
     let finch = h.token_jwt(FINCH, Production).await;
     assert_eq!(Harness::claims_of(&finch)["iss"], ISSUER);
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
     let nova = h.token_jwt(NOVA, Sandbox).await;

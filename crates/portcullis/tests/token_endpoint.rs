@@ -239,9 +239,7 @@ async fn a_revoked_token_is_refused_within_one_second() {
     let finch = h.token_jwt(FINCH, Production).await;
     let other = h.token_jwt(FINCH, Production).await;
     assert_eq!(
-        h.get(Production, "/accounts", Some(&finch), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&finch), None).await,
         200
     );
 
@@ -252,9 +250,7 @@ async fn a_revoked_token_is_refused_within_one_second() {
         .await;
     // Only that token: the client's other token still works.
     assert_eq!(
-        h.get(Production, "/accounts", Some(&other), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&other), None).await,
         200
     );
     // Another client cannot revoke Finch's token; garbage is answered 200 per RFC 7009.

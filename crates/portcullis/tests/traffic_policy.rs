@@ -380,15 +380,11 @@ async fn the_request_after_the_burst_gets_429_and_service_returns_at_the_rate() 
     // Half a second later, exactly one more request is allowed (2 per second).
     clock.advance_ms(500);
     assert_eq!(
-        h.get(Production, "/accounts", Some(&token), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&token), None).await,
         200
     );
     assert_eq!(
-        h.get(Production, "/accounts", Some(&token), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&token), None).await,
         429
     );
     // A forged header does not pick another bucket: limits key on the authenticated client.
@@ -418,9 +414,7 @@ async fn quotas_are_spent_and_roll_over_with_the_day() {
     let token = h.token_jwt(FINCH, Production).await;
     for _ in 0..2 {
         assert_eq!(
-            h.get(Production, "/accounts", Some(&token), None)
-                .await
-                .status(),
+            h.status(Production, "/accounts", Some(&token), None).await,
             200
         );
     }
@@ -439,9 +433,7 @@ async fn quotas_are_spent_and_roll_over_with_the_day() {
     clock.advance(86_400 - now.rem_euclid(86_400) + 1);
     let token = h.token_jwt(FINCH, Production).await;
     assert_eq!(
-        h.get(Production, "/accounts", Some(&token), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&token), None).await,
         200
     );
     h.stop().await;
@@ -660,9 +652,7 @@ async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() 
     let accounts = json_body(&r)["Data"]["Account"].as_array().unwrap().clone();
     assert!(accounts.iter().all(|a| a.as_object().unwrap().len() == 1));
     assert_eq!(
-        h.get(Production, "/accounts", Some(&token), None)
-            .await
-            .status(),
+        h.status(Production, "/accounts", Some(&token), None).await,
         429
     );
     // The file owns that grant now: the admin API refuses to change it behind the file's

@@ -3,7 +3,7 @@
 
 use portcullis_field_filter::{
     filter_document, CompiledFieldPolicy, FieldFilter, FieldMask, FieldPolicy, FilterError,
-    FilterReport, HashKey, MaskRule,
+    FilterReport, HashKey, MaskRule, PolicyError,
 };
 
 pub fn key() -> HashKey {
@@ -11,6 +11,13 @@ pub fn key() -> HashKey {
 }
 
 pub fn policy(allow: &[&str], mask: &[(&str, MaskRule)]) -> CompiledFieldPolicy {
+    try_policy(allow, mask).expect("test policy compiles")
+}
+
+pub fn try_policy(
+    allow: &[&str],
+    mask: &[(&str, MaskRule)],
+) -> Result<CompiledFieldPolicy, PolicyError> {
     CompiledFieldPolicy::compile(&FieldPolicy {
         allow: allow.iter().map(|p| (*p).to_owned()).collect(),
         mask: mask
@@ -21,7 +28,6 @@ pub fn policy(allow: &[&str], mask: &[(&str, MaskRule)]) -> CompiledFieldPolicy 
             })
             .collect(),
     })
-    .expect("test policy compiles")
 }
 
 /// Filters a whole document; output as text.

@@ -144,6 +144,17 @@ impl Harness {
             .unwrap()
     }
 
+    /// The status of a GET through the gateway, for tests that need nothing else.
+    pub async fn status(
+        &self,
+        env: Environment,
+        path: &str,
+        token: Option<&str>,
+        cert_of: Option<&str>,
+    ) -> http::StatusCode {
+        self.get(env, path, token, cert_of).await.status()
+    }
+
     /// A request to the admin API as the demo's administrator.
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Response<Bytes> {
         let req = Request::builder()
