@@ -154,9 +154,23 @@ pub struct GrantPolicy {
     pub fields: BTreeMap<String, FieldPolicy>,
 }
 
+/// The parts of a grant policy that the data plane uses compiled.
+#[derive(Debug)]
+pub struct CompiledGrantPolicy {
+    pub allowed_sources: NetworkList,
+    /// By operation id.
+    pub fields: std::collections::HashMap<String, std::sync::Arc<CompiledFieldPolicy>>,
+}
+
 impl GrantPolicy {
     /// Every problem, each naming its place under `field` (e.g. `policy`) and the fix.
     pub fn problems(&self, field: &str) -> Vec<String> {
+        self.compile(field).err().unwrap_or_default()
+    }
+
+    /// Checks the policy and compiles what the data plane needs, in one pass; on failure,
+    /// every problem, each naming its place under `field` and the fix.
+    pub fn compile(&self, field: &str) -> Result<CompiledGrantPolicy, Vec<String>> {
         let mut problems = Vec::new();
         for (name, limit) in [
             ("rate_limit", &self.rate_limit),
@@ -169,17 +183,27 @@ impl GrantPolicy {
         if let Err(e) = self.quota.validate() {
             problems.push(format!("{field}.quota: {e}"));
         }
-        if let Err(e) =
+        let allowed_sources =
             NetworkList::parse(&format!("{field}.allowed_sources"), &self.allowed_sources)
-        {
-            problems.push(e);
-        }
+                .map_err(|e| problems.push(e))
+                .unwrap_or_default();
+        let mut fields = std::collections::HashMap::new();
         for (operation, policy) in &self.fields {
-            if let Err(e) = CompiledFieldPolicy::compile(policy) {
-                problems.push(format!("{field}.fields.{operation}.{e}"));
+            match CompiledFieldPolicy::compile(policy) {
+                Ok(compiled) => {
+                    fields.insert(operation.clone(), std::sync::Arc::new(compiled));
+                }
+                Err(e) => problems.push(format!("{field}.fields.{operation}.{e}")),
             }
         }
-        problems
+        if problems.is_empty() {
+            Ok(CompiledGrantPolicy {
+                allowed_sources,
+                fields,
+            })
+        } else {
+            Err(problems)
+        }
     }
 }
 

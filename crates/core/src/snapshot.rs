@@ -75,20 +75,14 @@ pub struct GrantEntry {
 
 impl GrantEntry {
     fn compile(grant: Grant) -> Result<Self, String> {
-        let problems = grant.policy.problems("policy");
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
-        }
-        let allowed_sources = NetworkList::parse("allowed_sources", &grant.policy.allowed_sources)?;
-        let mut fields = HashMap::new();
-        for (operation, policy) in &grant.policy.fields {
-            let compiled = CompiledFieldPolicy::compile(policy).map_err(|e| e.to_string())?;
-            fields.insert(operation.clone(), Arc::new(compiled));
-        }
+        let compiled = grant
+            .policy
+            .compile("policy")
+            .map_err(|problems| problems.join("; "))?;
         Ok(Self {
             grant,
-            allowed_sources,
-            fields,
+            allowed_sources: compiled.allowed_sources,
+            fields: compiled.fields,
         })
     }
 
@@ -107,7 +101,8 @@ pub struct Snapshot {
     pub revision: i64,
     partners: HashMap<String, Partner>,
     clients: HashMap<String, ClientEntry>,
-    grants: HashMap<(String, Environment), GrantEntry>,
+    /// By environment, then partner, so a lookup borrows the partner id.
+    grants: HashMap<Environment, HashMap<String, GrantEntry>>,
     issuers: HashMap<Environment, IssuerKeys>,
     revoked_jtis: HashSet<String>,
 }
@@ -137,12 +132,12 @@ impl Snapshot {
             };
             clients.insert(client.client_id.clone(), ClientEntry { client, keys });
         }
-        let mut grants = HashMap::new();
+        let mut grants: HashMap<Environment, HashMap<String, GrantEntry>> = HashMap::new();
         for grant in dump.grants {
             let key = (grant.partner_id.clone(), grant.environment);
             match GrantEntry::compile(grant) {
                 Ok(entry) => {
-                    grants.insert(key, entry);
+                    grants.entry(key.1).or_default().insert(key.0, entry);
                 }
                 // Left out, the grant allows nothing: the safe reading of a policy that
                 // cannot be read.
@@ -199,7 +194,7 @@ impl Snapshot {
     }
 
     pub fn grant_entry(&self, partner_id: &str, environment: Environment) -> Option<&GrantEntry> {
-        self.grants.get(&(partner_id.to_string(), environment))
+        self.grants.get(&environment)?.get(partner_id)
     }
 
     pub fn issuer(&self, environment: Environment) -> Option<&IssuerKeys> {

@@ -90,9 +90,7 @@ fn tail(key: &[u8]) -> u64 {
 #[derive(Debug, Clone)]
 pub struct CompiledFieldPolicy {
     pub(crate) nodes: Vec<Node>,
-    /// The declared policy this was compiled from (with any [`Self::with_allowed`] paths), kept
-    /// so that more paths can be added by compiling again.
-    source: FieldPolicy,
+    uses_hash: bool,
 }
 
 impl CompiledFieldPolicy {
@@ -103,7 +101,7 @@ impl CompiledFieldPolicy {
             .iter()
             .enumerate()
             .map(|(i, p)| (format!("allow[{i}]"), p.as_str()));
-        build(policy.clone(), allow)
+        build(policy, allow)
     }
 
     /// The default for a grant with no policy for an operation: nothing passes. A root object
@@ -111,33 +109,13 @@ impl CompiledFieldPolicy {
     pub fn deny_all() -> Self {
         CompiledFieldPolicy {
             nodes: vec![Node::new(String::new())],
-            source: FieldPolicy::default(),
+            uses_hash: false,
         }
     }
 
-    /// Adds allowed paths, e.g. a fixed error-envelope allowlist every partner may see.
-    /// Problems name the entries as `with_allowed[i]`.
-    pub fn with_allowed(self, extra_paths: &[&str]) -> Result<Self, PolicyError> {
-        let mut source = self.source;
-        let declared = source.allow.len();
-        source
-            .allow
-            .extend(extra_paths.iter().map(|p| (*p).to_owned()));
-        // Paths already compiled cannot fail again, so their labels only matter for the new ones.
-        let allow = source.allow.iter().enumerate().map(|(i, p)| {
-            let label = match i.checked_sub(declared) {
-                Some(extra) => format!("with_allowed[{extra}]"),
-                None => format!("allow[{i}]"),
-            };
-            (label, p.as_str())
-        });
-        build(source.clone(), allow)
-    }
-
-    /// The declared policy this was compiled from, including paths added by
-    /// [`Self::with_allowed`].
-    pub fn policy(&self) -> &FieldPolicy {
-        &self.source
+    /// Whether any mask hashes, i.e. whether filtering needs the partner's hash key.
+    pub fn uses_hash(&self) -> bool {
+        self.uses_hash
     }
 
     /// Walks from the root to the node for `steps`, creating nodes on the way.
@@ -174,7 +152,7 @@ impl CompiledFieldPolicy {
 }
 
 fn build<'a>(
-    source: FieldPolicy,
+    source: &FieldPolicy,
     allow: impl Iterator<Item = (String, &'a str)>,
 ) -> Result<CompiledFieldPolicy, PolicyError> {
     let mut compiled = CompiledFieldPolicy::deny_all();
@@ -239,7 +217,7 @@ fn build<'a>(
         });
         compiled.nodes[id].masks_below = below;
     }
-    compiled.source = source;
+    compiled.uses_hash = source.mask.iter().any(|m| matches!(m.rule, MaskRule::Hash));
     Ok(compiled)
 }
 
@@ -275,7 +253,7 @@ impl std::error::Error for PolicyError {}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{entry} {path:?}: {kind}")]
 pub struct PolicyProblem {
-    /// Which entry: `allow[2]`, `mask[0]` or `with_allowed[1]`.
+    /// Which entry: `allow[2]` or `mask[0]`.
     pub entry: String,
     /// The path as written.
     pub path: String,

@@ -606,11 +606,16 @@ impl Gateway {
         // 8. Response: only the fields the grant allows for this operation; error answers
         // keep their envelope only.
         let (mut parts, body) = response.into_parts();
-        let key = HashKey::derive(&self.field_hash_master, &claims.partner_id);
         let policy = grant
             .fields
             .get(&operation.id)
             .map_or(&self.deny_all, |p| p.as_ref());
+        // An HMAC per request only when the policy hashes; otherwise no mask reads the key.
+        let key = if policy.uses_hash() {
+            HashKey::derive(&self.field_hash_master, &claims.partner_id)
+        } else {
+            HashKey::new([0; 32])
+        };
         let filtered = match check_headers(&parts.headers, parts.status) {
             Ok(()) if parts.status.is_success() => {
                 let (max, timeout) = (self.limits.max_response_bytes, self.upstream.timeout());

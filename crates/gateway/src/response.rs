@@ -123,9 +123,7 @@ pub fn says_json(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|media| media.trim().to_ascii_lowercase())
-        .is_some_and(|media| media == "application/json" || media.ends_with("+json"))
+        .is_some_and(portcullis_policy::validate::is_json_media)
 }
 
 /// Reads the upstream body through the filter. An empty body stays empty.

@@ -104,7 +104,7 @@ impl Traffic {
                 .map(|l| ("partner", &self.per_partner, partner_id, l)),
         ];
         for (name, limiter, key, limit) in checks.into_iter().flatten() {
-            match limiter.check(&key.to_string(), limit, now_us) {
+            match limiter.check(key, limit, now_us) {
                 RateDecision::Allowed {
                     remaining,
                     reset_seconds,
@@ -130,11 +130,10 @@ impl Traffic {
             }
         }
         if !policy.quota.is_unlimited() {
-            match self.quotas.take(
-                &partner_id.to_string(),
-                &policy.quota,
-                now_us.div_euclid(1_000_000),
-            ) {
+            match self
+                .quotas
+                .take(partner_id, &policy.quota, now_us.div_euclid(1_000_000))
+            {
                 QuotaDecision::Allowed(usage) => usage.iter().for_each(|u| headers.quota(u)),
                 QuotaDecision::Exhausted(usage) => {
                     headers.quota(&usage);

@@ -1,6 +1,7 @@
 //! Daily and monthly quotas from a partner's contract, counted per calendar day and month in
 //! UTC so a partner's statement and ours agree on what "a day" is.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -87,11 +88,22 @@ impl<K: Hash + Eq + Clone> Default for QuotaCounter<K> {
 }
 
 impl<K: Hash + Eq + Clone> QuotaCounter<K> {
-    /// Counts one request against `quota` unless a period's quota is already spent.
-    pub fn take(&self, key: &K, quota: &Quota, now: i64) -> QuotaDecision {
+    /// Counts one request against `quota` unless a period's quota is already spent. The
+    /// key is borrowed and copied only the first time it is seen.
+    pub fn take<Q>(&self, key: &Q, quota: &Quota, now: i64) -> QuotaDecision
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let calendar = Calendar::at(now);
         let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let counts = map.entry(key.clone()).or_default();
+        if !map.contains_key(key) {
+            map.insert(key.to_owned(), Counts::default());
+        }
+        // Inserted just above; the lookup cannot miss.
+        let Some(counts) = map.get_mut(key) else {
+            return QuotaDecision::Allowed(Vec::new());
+        };
         if counts.day != calendar.day {
             counts.day = calendar.day;
             counts.day_used = 0;

@@ -1,6 +1,7 @@
 //! Rate limits by the generic cell rate algorithm (GCRA): one timestamp per key, no timers,
 //! exact at any rate, and a burst that refills continuously rather than at window edges.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Mutex;
@@ -86,7 +87,12 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 
     /// Takes one request from `key`'s bucket if it has one; a refused request takes nothing.
-    pub fn check(&self, key: &K, limit: RateLimit, now_us: i64) -> RateDecision {
+    /// The key is borrowed (a client id as `&str`): it is copied only when a bucket is new.
+    pub fn check<Q>(&self, key: &Q, limit: RateLimit, now_us: i64) -> RateDecision
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let interval = limit.emission_interval_us();
         let capacity = interval * i64::from(limit.burst.max(1));
         let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
@@ -102,10 +108,15 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
                 reset_seconds: ceil_seconds(tat - now_us),
             };
         }
-        if map.len() >= self.max_keys_per_shard && !map.contains_key(key) {
-            evict(&mut map, now_us);
+        match map.get_mut(key) {
+            Some(stored) => *stored = new_tat,
+            None => {
+                if map.len() >= self.max_keys_per_shard {
+                    evict(&mut map, now_us);
+                }
+                map.insert(key.to_owned(), new_tat);
+            }
         }
-        map.insert(key.clone(), new_tat);
         RateDecision::Allowed {
             remaining: ((capacity - (new_tat - now_us)) / interval) as u32,
             reset_seconds: ceil_seconds(new_tat - now_us),

@@ -28,6 +28,16 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// Whether a media type (a `Content-Type` value, parameters allowed) is JSON:
+/// `application/json` or any `+json` type, in any letter case.
+pub fn is_json_media(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence
+            .get(essence.len().saturating_sub(5)..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+}
+
 /// The JSON type a query parameter's schema declares, so `?limit=10` validates as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ScalarType {

@@ -40,7 +40,7 @@ pub fn extract(document: &Value, operation_id: &str) -> Result<OpenApiOperation,
             let content = body.get("content").and_then(Value::as_object);
             let schema = content.and_then(|c| {
                 c.iter()
-                    .find(|(media, _)| is_json(media))
+                    .find(|(media, _)| super::is_json_media(media))
                     .and_then(|(_, m)| m.get("schema"))
             });
             match schema {
@@ -131,11 +131,6 @@ fn resolve<'d>(document: &'d Value, mut node: &'d Value) -> Result<&'d Value, St
             .ok_or_else(|| format!("$ref {reference:?} points at nothing in the document"))?;
     }
     Err("$ref chain too long (more than 8 hops)".into())
-}
-
-fn is_json(media: &str) -> bool {
-    let media = media.split(';').next().unwrap_or("").trim();
-    media == "application/json" || media.ends_with("+json")
 }
 
 fn standalone(schema: Value, components: &Value, legacy: bool) -> Value {

@@ -182,3 +182,25 @@ fn openapi_mistakes_are_explained() {
         json!({"$ref": "#/components/requestBodies/Missing"});
     assert!(e(doc, "createPayment").contains("points at nothing"));
 }
+
+#[test]
+fn json_media_types_are_recognised_in_any_case_with_parameters() {
+    for yes in [
+        "application/json",
+        "Application/JSON; charset=utf-8",
+        "application/problem+json",
+        "application/vnd.api+JSON",
+    ] {
+        assert!(is_json_media(yes), "{yes}");
+    }
+    for no in [
+        "text/plain",
+        "application/jsonp",
+        "application/x-json-stream",
+        "",
+        "json",
+        "éjson",
+    ] {
+        assert!(!is_json_media(no), "{no}");
+    }
+}
