@@ -44,6 +44,13 @@ async fn echo_upstream() -> SocketAddr {
                         .collect();
                     let (method, path) = (req.method().to_string(), req.uri().to_string());
                     let error = req.headers().contains_key("x-test-error");
+                    // An upstream that answers in a form the gateway cannot filter.
+                    let content_type = req
+                        .headers()
+                        .get("x-test-content-type")
+                        .cloned()
+                        .unwrap_or_else(|| "application/json".parse().unwrap());
+                    let encoding = req.headers().get("x-test-content-encoding").cloned();
                     let body = req
                         .into_body()
                         .collect()
@@ -64,8 +71,10 @@ async fn echo_upstream() -> SocketAddr {
                     if error {
                         *r.status_mut() = http::StatusCode::CONFLICT;
                     }
-                    r.headers_mut()
-                        .insert("content-type", "application/json".parse().unwrap());
+                    r.headers_mut().insert("content-type", content_type);
+                    if let Some(encoding) = encoding {
+                        r.headers_mut().insert("content-encoding", encoding);
+                    }
                     r.headers_mut()
                         .insert("connection", "x-upstream-secret-hop".parse().unwrap());
                     r.headers_mut()
@@ -475,6 +484,36 @@ async fn upstream_error_bodies_keep_only_their_envelope() {
             entry.event.fields_removed.iter().any(|f| f == removed),
             "{removed} not recorded: {:?}",
             entry.event.fields_removed
+        );
+    }
+    h.stop().await;
+}
+
+/// What the gateway cannot filter it does not pass on: a partner allowed every field still
+/// gets 502, not the upstream's unfiltered bytes.
+#[tokio::test]
+async fn unfilterable_upstream_answers_are_refused_not_passed_on() {
+    let h = with_echo(5).await;
+    let acme = h.token_mtls(ACME).await;
+    for (header, value, reason) in [
+        ("x-test-content-type", "text/plain", "not JSON"),
+        ("x-test-content-encoding", "gzip", "encoded"),
+    ] {
+        let req = Request::get(format!("{}/accounts", h.gateway(Production)))
+            .header("authorization", format!("Bearer {acme}"))
+            .header(header, value)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let r = h.client(Some(ACME)).send(req).await.unwrap();
+        assert_eq!(r.status(), 502, "{reason}");
+        let body = String::from_utf8_lossy(r.body());
+        assert!(
+            !body.contains("x-portcullis-partner-id"),
+            "{reason}: the upstream's body leaked: {body}"
+        );
+        assert_eq!(
+            json_body(&r)["type"],
+            "urn:portcullis:problem:upstream-unfilterable"
         );
     }
     h.stop().await;

@@ -681,3 +681,44 @@ async fn grants_stated_in_the_configuration_apply_on_reload_without_a_restart() 
     assert!(e.contains("grants[0].policy.allowed_sources[0]"), "{e}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_token_endpoint_is_limited_per_authenticated_client() {
+    let h = Harness::start_with(|c| {
+        c.traffic.token_rate_per_client = portcullis_policy::RateLimit {
+            per_second: 1,
+            burst: 2,
+        };
+    })
+    .await;
+    async fn token(h: &Harness) -> http::Response<Bytes> {
+        let assertion = h.assertion(FINCH, Production, json!({}));
+        h.token_response_jwt(Production, assertion, &[]).await
+    }
+    assert_eq!(token(&h).await.status(), 200);
+    assert_eq!(token(&h).await.status(), 200);
+    let r = token(&h).await;
+    assert_oauth_error(&r, 429, "too_many_requests", "retry after");
+    // Another client's budget is its own.
+    h.token_mtls(ACME).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn introspection_is_held_to_the_allowlist_but_revocation_is_not() {
+    let h = Harness::start().await;
+    let token = h.token_jwt(FINCH, Production).await;
+    h.put_grant(
+        "finch-lending",
+        Production,
+        json!({"scopes": ["accounts:read"], "policy": {"allowed_sources": ["203.0.113.0/24"]}}),
+    )
+    .await;
+    let r = h
+        .manage_token_jwt("/oauth2/introspect", FINCH, Production, &token)
+        .await;
+    assert_oauth_error(&r, 403, "access_denied", "127.0.0.1");
+    // A partner that learns of a leak can kill the token from wherever it is.
+    assert_eq!(h.revoke_jwt(FINCH, Production, &token).await.status(), 200);
+    h.stop().await;
+}

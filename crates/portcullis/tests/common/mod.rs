@@ -295,6 +295,19 @@ impl Harness {
         env: Environment,
         token: &str,
     ) -> Response<Bytes> {
+        self.manage_token_jwt("/oauth2/revoke", client_id, env, token)
+            .await
+    }
+
+    /// An RFC 7662 introspection or RFC 7009 revocation request (`path`) about `token`,
+    /// by `client_id` authenticated with private_key_jwt.
+    pub async fn manage_token_jwt(
+        &self,
+        path: &str,
+        client_id: &str,
+        env: Environment,
+        token: &str,
+    ) -> Response<Bytes> {
         let form = [
             (
                 "client_assertion_type",
@@ -307,7 +320,7 @@ impl Harness {
             ("token", token.to_string()),
             ("token_type_hint", "access_token".to_string()),
         ];
-        self.post_form(env, "/oauth2/revoke", &form, None).await
+        self.post_form(env, path, &form, None).await
     }
 
     /// Polls this gateway until `token` is refused as revoked; fails once 1 s has passed
