@@ -2,7 +2,6 @@
 //! quotas, source allowlist, field policies). A change reaches every gateway through the
 //! snapshot, without a restart.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -97,20 +96,12 @@ pub async fn put(
     };
     state.store().put_grant(&grant).await?;
     state.publish().await;
-    // The whole policy, not a digest: an auditor must be able to tell which fields a
-    // partner could see on any day from the log alone.
-    let policy_json = serde_json::to_string(&grant.policy).unwrap_or_default();
     state
         .record(
             &admin,
             EventKind::AdminChange,
             "grant.put",
-            BTreeMap::from([
-                ("partner_id".to_string(), partner_id.clone()),
-                ("environment".to_string(), environment.as_str().to_string()),
-                ("scopes".to_string(), grant.scopes.join(" ")),
-                ("policy".to_string(), policy_json),
-            ]),
+            grant.audit_target(),
         )
         .await?;
     tracing::info!(admin = %admin.0.name, %partner_id, %environment, "grant replaced");

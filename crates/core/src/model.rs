@@ -154,6 +154,26 @@ pub struct GrantPolicy {
     pub fields: BTreeMap<String, FieldPolicy>,
 }
 
+impl Grant {
+    /// What an audit entry about a change to this grant records: whose, where, the scopes
+    /// and the whole policy (not a digest), so an auditor can tell from the log alone which
+    /// fields a partner could see on any day.
+    pub fn audit_target(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("partner_id".to_string(), self.partner_id.clone()),
+            (
+                "environment".to_string(),
+                self.environment.as_str().to_string(),
+            ),
+            ("scopes".to_string(), self.scopes.join(" ")),
+            (
+                "policy".to_string(),
+                serde_json::to_string(&self.policy).unwrap_or_default(),
+            ),
+        ])
+    }
+}
+
 /// The parts of a grant policy that the data plane uses compiled.
 #[derive(Debug)]
 pub struct CompiledGrantPolicy {

@@ -513,21 +513,12 @@ pub async fn apply_config_grants(
             .put_grant(&grant)
             .await
             .map_err(|e| format!("grants[{i}]: {e}"))?;
-        let policy_json = serde_json::to_string(&grant.policy).unwrap_or_default();
         let event = portcullis_audit::AuditEvent::by_admin(
             clock.now_ms(),
             portcullis_audit::EventKind::AdminChange,
             "config-file",
             "grant.put",
-            BTreeMap::from([
-                ("partner_id".to_string(), grant.partner_id.clone()),
-                (
-                    "environment".to_string(),
-                    grant.environment.as_str().to_string(),
-                ),
-                ("scopes".to_string(), grant.scopes.join(" ")),
-                ("policy".to_string(), policy_json),
-            ]),
+            grant.audit_target(),
         );
         audit
             .append(&event)

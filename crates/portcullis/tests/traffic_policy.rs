@@ -361,6 +361,24 @@ async fn the_request_after_the_burst_gets_429_and_service_returns_at_the_rate() 
         }}),
     )
     .await;
+    // The change is in the audit trail with the whole policy, by the administrator.
+    let audit_dir = h.dir.path().canonicalize().unwrap().join("audit");
+    let changes = portcullis_audit::query::query(
+        &audit_dir,
+        &portcullis_audit::query::Filter {
+            action: Some("grant.put".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let change = &changes.last().unwrap().event;
+    assert_eq!(change.target["partner_id"], "finch-lending");
+    assert!(
+        change.target["policy"].contains("\"per_second\":2"),
+        "{:?}",
+        change.target
+    );
+    assert!(change.actor.admin.is_some());
     for i in 0..3 {
         let r = h.get(Production, "/accounts", Some(&token), None).await;
         assert_eq!(r.status(), 200, "request {i}");
