@@ -344,12 +344,7 @@ fn partner_signing_key(key_file: &Path) -> Result<VerifyingKey, String> {
 }
 
 /// Starts the demo in `dir`, seeds it and writes `demo.json`; returns the running system
-/// and the demo.json document.
-pub async fn start(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Running, Value), String> {
-    start_with_config(dir, clock, |_| {}).await
-}
-
-/// Like [`start`], letting the caller adjust the configuration first (tests use it to
+/// and the demo.json document. `adjust` changes the configuration first (tests use it to
 /// choose the store or the upstream).
 pub async fn start_with_config(
     dir: &Path,
