@@ -226,28 +226,27 @@ fn demo_policy(partner_id: &str) -> Result<GrantPolicy, String> {
             .map(|p| p.to_string())
             .collect()
     };
+    // One account view per partner, for the list and for a single account alike.
+    let acme_accounts = json!({
+        "allow": with_envelope(&[
+            "Data.Account[*].AccountId", "Data.Account[*].Status",
+            "Data.Account[*].Currency", "Data.Account[*].AccountType",
+            "Data.Account[*].AccountSubType", "Data.Account[*].Nickname",
+        ]),
+        "mask": [{"path": "Data.Account[*].Account[*].Identification", "rule": "keep_last", "chars": 4}],
+    });
+    let finch_accounts = json!({"allow": with_envelope(&[
+        "Data.Account[*].AccountId", "Data.Account[*].Status",
+        "Data.Account[*].Currency", "Data.Account[*].AccountType",
+    ])});
     let policy = match partner_id {
         "acme-payments" => json!({
             "rate_limit": {"per_second": 20, "burst": 40},
             "partner_rate_limit": {"per_second": 40, "burst": 80},
             "quota": {"per_day": 100000, "per_month": 2000000},
             "fields": {
-                "listAccounts": {
-                    "allow": with_envelope(&[
-                        "Data.Account[*].AccountId", "Data.Account[*].Status",
-                        "Data.Account[*].Currency", "Data.Account[*].AccountType",
-                        "Data.Account[*].AccountSubType", "Data.Account[*].Nickname",
-                    ]),
-                    "mask": [{"path": "Data.Account[*].Account[*].Identification", "rule": "keep_last", "chars": 4}],
-                },
-                "getAccount": {
-                    "allow": with_envelope(&[
-                        "Data.Account[*].AccountId", "Data.Account[*].Status",
-                        "Data.Account[*].Currency", "Data.Account[*].AccountType",
-                        "Data.Account[*].AccountSubType", "Data.Account[*].Nickname",
-                    ]),
-                    "mask": [{"path": "Data.Account[*].Account[*].Identification", "rule": "keep_last", "chars": 4}],
-                },
+                "listAccounts": acme_accounts,
+                "getAccount": acme_accounts,
                 "getAccountBalances": {"allow": with_envelope(&["Data.Balance"])},
                 "getAccountTransactions": {"allow": with_envelope(&[
                     "Data.Transaction[*].AccountId", "Data.Transaction[*].TransactionId",
@@ -262,14 +261,8 @@ fn demo_policy(partner_id: &str) -> Result<GrantPolicy, String> {
             "rate_limit": {"per_second": 10, "burst": 20},
             "quota": {"per_day": 50000},
             "fields": {
-                "listAccounts": {"allow": with_envelope(&[
-                    "Data.Account[*].AccountId", "Data.Account[*].Status",
-                    "Data.Account[*].Currency", "Data.Account[*].AccountType",
-                ])},
-                "getAccount": {"allow": with_envelope(&[
-                    "Data.Account[*].AccountId", "Data.Account[*].Status",
-                    "Data.Account[*].Currency", "Data.Account[*].AccountType",
-                ])},
+                "listAccounts": finch_accounts,
+                "getAccount": finch_accounts,
                 "getAccountBalances": {"allow": with_envelope(&["Data.Balance"])},
                 "getCustomerKyc": {
                     "allow": with_envelope(&[
