@@ -66,6 +66,21 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
         .unwrap_or(MAX_QUERY_RESULTS)
         .min(MAX_QUERY_RESULTS);
     let mut out = Vec::new();
+    scan(dir, filter, |event| {
+        out.push(event);
+        out.len() < limit
+    })?;
+    Ok(out)
+}
+
+/// Visits every matching entry, oldest first, without a result limit (reports aggregate
+/// over whole periods); `visit` returns false to stop early. `filter.limit` is ignored.
+pub fn scan(
+    dir: &Path,
+    filter: &Filter,
+    mut visit: impl FnMut(IndexedEvent) -> bool,
+) -> Result<(), String> {
+    let mut done = false;
     let pruned = crate::retention::read_manifest(dir)?.entries;
     // Segments an interrupted prune already counted are not part of the log any more.
     let segments: Vec<_> = list_segments(dir)
@@ -76,13 +91,13 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
     let count = segments.len();
     for (i, (_, path)) in segments.into_iter().enumerate() {
         let problem = read_segment(&path, |frame| {
-            if out.len() >= limit || filter.before_index.is_some_and(|b| frame.index >= b) {
+            if done || filter.before_index.is_some_and(|b| frame.index >= b) {
                 return Ok(());
             }
             let event: AuditEvent = serde_json::from_slice(&frame.event_json)
                 .map_err(|e| format!("entry {}: {e}", frame.index))?;
             if filter.matches(&event) {
-                out.push(IndexedEvent {
+                done = !visit(IndexedEvent {
                     index: frame.index,
                     event,
                 });
@@ -100,11 +115,11 @@ pub fn query(dir: &Path, filter: &Filter) -> Result<Vec<IndexedEvent>, String> {
             Some(ReadProblem::TornTail { .. }) if i + 1 == count => {}
             Some(p) => return Err(format!("{}: {p:?}", path.display())),
         }
-        if out.len() >= limit {
+        if done {
             break;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One ArcSight CEF line.

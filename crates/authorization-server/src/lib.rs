@@ -25,6 +25,7 @@ use portcullis_core::token::{
     verify_access_token, AccessTokenClaims, Audience, Confirmation, TokenExpectations,
     ACCESS_TOKEN_TYP,
 };
+use portcullis_core::usage::ClientUsage;
 use portcullis_core::{Environment, RevokedToken, Snapshot};
 use portcullis_policy::{RateDecision, RateLimit, RateLimiter};
 use portcullis_store::SnapshotLoader;
@@ -78,6 +79,7 @@ pub struct AuthorizationServer {
     replay: ReplayCache,
     per_client: RateLimiter<String>,
     per_source: RateLimiter<IpAddr>,
+    usage: Arc<ClientUsage>,
 }
 
 /// Who is calling: the connection's verified certificate and the request's source address.
@@ -123,7 +125,15 @@ impl AuthorizationServer {
             replay: ReplayCache::new(100_000),
             per_client: RateLimiter::new(100_000),
             per_source: RateLimiter::new(100_000),
+            usage: Arc::default(),
         }
+    }
+
+    /// Where issued tokens note their client's last use (for dormancy); shared with the
+    /// control plane, which writes it to the store.
+    pub fn with_usage(mut self, usage: Arc<ClientUsage>) -> Self {
+        self.usage = usage;
+        self
     }
 
     pub fn config(&self) -> &IssuerConfig {
@@ -336,6 +346,7 @@ impl AuthorizationServer {
         let token = signer
             .sign(ACCESS_TOKEN_TYP, &claims)
             .map_err(|_| OAuthError::server_error())?;
+        self.usage.touch(&client.client_id, now);
         tracing::info!(
             environment = %self.config.environment,
             client_id = %client.client_id,
@@ -366,6 +377,7 @@ impl AuthorizationServer {
     ) -> Result<String, OAuthError> {
         let granted = snapshot
             .grant(&client.partner_id, self.config.environment)
+            .filter(|g| g.policy.in_force(self.clock.now()))
             .map(|g| g.scopes.as_slice())
             .unwrap_or_default();
         if granted.is_empty() {

@@ -17,6 +17,36 @@ impl ApiError {
     ) -> Self {
         Self(Problem::new(status, kind, title, detail))
     }
+
+    /// 400: the request itself is wrong; `detail` names the field and the fix.
+    pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, "Bad Request", detail)
+    }
+
+    /// 400 listing every problem found, so one round trip shows them all.
+    pub fn invalid(kind: &'static str, problems: &[String]) -> Self {
+        Self::bad_request(kind, problems.join("; "))
+    }
+
+    /// 409: well-formed, but the current state does not allow it; `detail` says what is
+    /// missing.
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, kind, "Conflict", detail)
+    }
+
+    pub fn forbidden(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, kind, "Forbidden", detail)
+    }
+
+    /// 500 with a detail that names no internals (those go to the log).
+    pub fn internal(detail: &'static str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal Server Error",
+            detail,
+        )
+    }
 }
 
 impl From<StoreError> for ApiError {

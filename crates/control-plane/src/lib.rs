@@ -8,8 +8,9 @@
 mod audit_api;
 mod auth;
 mod error;
+pub mod governance;
 mod grants;
 mod routes;
 
 pub use auth::{hash_admin_token, new_admin_token};
-pub use routes::{router, router_with_config_grants, ConfigOwnedGrants};
+pub use routes::{build, router, AdminOptions, AdminState, ConfigOwnedGrants, OPENAPI_DOCUMENT};

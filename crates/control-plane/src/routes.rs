@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use portcullis_core::{AdminRole, Client, CredentialStatus, Environment, Partner, PartnerStatus};
+use portcullis_core::usage::ClientUsage;
+use portcullis_core::{AdminRole, Client, CredentialStatus, Environment, Partner};
+
+use crate::governance::GovernanceSettings;
 use portcullis_store::{SnapshotLoader, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,6 +27,22 @@ pub struct AdminState {
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
     pub(crate) config_grants: ConfigOwnedGrants,
+    settings: GovernanceSettings,
+    usage: Arc<ClientUsage>,
+    operation_scopes: BTreeMap<String, String>,
+}
+
+/// What the admin API needs beyond the store, the audit log and the clock.
+#[derive(Default)]
+pub struct AdminOptions {
+    /// Grants the configuration file owns (the API refuses to change them).
+    pub config_grants: ConfigOwnedGrants,
+    pub governance: GovernanceSettings,
+    /// Where the token endpoints note credential use; shared with the authorization servers.
+    pub usage: Arc<ClientUsage>,
+    /// Operation id → the scope it needs, from the route table (sandbox evidence counts
+    /// scopes exercised).
+    pub operation_scopes: BTreeMap<String, String>,
 }
 
 impl AdminState {
@@ -33,6 +52,43 @@ impl AdminState {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub fn settings(&self) -> &GovernanceSettings {
+        &self.settings
+    }
+
+    pub fn usage(&self) -> &ClientUsage {
+        &self.usage
+    }
+
+    pub fn operation_scopes(&self) -> &BTreeMap<String, String> {
+        &self.operation_scopes
+    }
+
+    /// Records a change made by `actor` (an administrator's name, possibly with what they
+    /// acted on, or the scheduled checks).
+    pub async fn record_as(
+        &self,
+        actor: &str,
+        action: &str,
+        target: BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let event = AuditEvent::by_admin(
+            self.clock.now_ms(),
+            EventKind::AdminChange,
+            actor,
+            action,
+            target,
+        );
+        self.audit.append(&event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, "admin action not recorded");
+            audit_unavailable()
+        })
     }
 
     /// Records an administrator's action. A change is recorded after it succeeded; if the
@@ -47,12 +103,7 @@ impl AdminState {
         let event = AuditEvent::by_admin(self.clock.now_ms(), kind, &admin.0.name, action, target);
         self.audit.append(&event).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "admin action not recorded");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "audit-unavailable",
-                "Service Unavailable",
-                "the action could not be recorded",
-            )
+            audit_unavailable()
         })
     }
 
@@ -64,39 +115,84 @@ impl AdminState {
     }
 }
 
+fn audit_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "audit-unavailable",
+        "Service Unavailable",
+        "the action could not be recorded",
+    )
+}
+
 /// Grants the configuration file states, by partner and environment. The file owns them:
 /// the admin API refuses to change them, so a SIGHUP never silently undoes an edit made
 /// through the API (or the other way round).
 pub type ConfigOwnedGrants = Arc<ArcSwap<HashSet<(String, Environment)>>>;
 
 pub fn router(loader: Arc<SnapshotLoader>, audit: Arc<AuditLog>, clock: Arc<dyn Clock>) -> Router {
-    router_with_config_grants(loader, audit, clock, Default::default())
+    build(loader, audit, clock, AdminOptions::default()).0
 }
 
-pub fn router_with_config_grants(
+/// The admin router, and its state for the tasks that run beside it (the governance sweep).
+pub fn build(
     loader: Arc<SnapshotLoader>,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
-    config_grants: ConfigOwnedGrants,
-) -> Router {
+    options: AdminOptions,
+) -> (Router, Arc<AdminState>) {
     let state = Arc::new(AdminState {
         loader,
         audit,
         clock,
-        config_grants,
+        config_grants: options.config_grants,
+        settings: options.governance,
+        usage: options.usage,
+        operation_scopes: options.operation_scopes,
     });
-    Router::new()
+    use crate::governance::evidence::{Contract, DueDiligence, SecurityAssessment, UseCase};
+    use crate::governance::{approvals, credentials, partners, reports, reviews};
+    let router = Router::new()
         .route("/admin/v1/health", get(health))
-        .route("/admin/v1/partners", get(list_partners))
+        .route("/admin/v1/openapi.json", get(openapi))
+        .route(
+            "/admin/v1/partners",
+            get(list_partners).post(partners::create),
+        )
         .route("/admin/v1/partners/{partner_id}", get(get_partner))
         .route(
-            "/admin/v1/partners/{partner_id}/suspend",
-            post(suspend_partner),
+            "/admin/v1/partners/{partner_id}/risk-tier",
+            put(partners::set_risk_tier),
         )
         .route(
-            "/admin/v1/partners/{partner_id}/activate",
-            post(activate_partner),
+            "/admin/v1/partners/{partner_id}/onboarding",
+            get(partners::onboarding),
         )
+        .route(
+            "/admin/v1/partners/{partner_id}/transitions",
+            post(partners::transition),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/use-case",
+            get(partners::get_document::<UseCase>).put(partners::put_document::<UseCase>),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/due-diligence",
+            get(partners::get_document::<DueDiligence>).put(partners::put_document::<DueDiligence>),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/security-assessment",
+            get(partners::get_document::<SecurityAssessment>)
+                .put(partners::put_document::<SecurityAssessment>),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/contract",
+            get(partners::get_document::<Contract>).put(partners::put_document::<Contract>),
+        )
+        .route(
+            "/admin/v1/partners/{partner_id}/sandbox-evidence",
+            get(partners::sandbox_evidence),
+        )
+        .route("/admin/v1/partners/{partner_id}/sla", get(reports::sla))
         .route(
             "/admin/v1/partners/{partner_id}/grants",
             get(crate::grants::list),
@@ -105,9 +201,34 @@ pub fn router_with_config_grants(
             "/admin/v1/partners/{partner_id}/grants/{environment}",
             get(crate::grants::get).put(crate::grants::put),
         )
-        .route("/admin/v1/clients", get(list_clients))
+        .route(
+            "/admin/v1/clients",
+            get(list_clients).post(credentials::create),
+        )
         .route("/admin/v1/clients/{client_id}", get(get_client))
         .route("/admin/v1/clients/{client_id}/revoke", post(revoke_client))
+        .route(
+            "/admin/v1/clients/{client_id}/rotate",
+            post(credentials::rotate),
+        )
+        .route("/admin/v1/approvals", get(approvals::list))
+        .route("/admin/v1/approvals/{approval_id}", get(approvals::get))
+        .route(
+            "/admin/v1/approvals/{approval_id}/approve",
+            post(approvals::approve),
+        )
+        .route(
+            "/admin/v1/approvals/{approval_id}/reject",
+            post(approvals::reject),
+        )
+        .route("/admin/v1/reviews", get(reviews::list))
+        .route("/admin/v1/reviews/{review_id}", get(reviews::get))
+        .route(
+            "/admin/v1/reviews/{review_id}/decisions",
+            post(reviews::decide),
+        )
+        .route("/admin/v1/governance/sweep", post(reviews::sweep_now))
+        .route("/admin/v1/reports/compliance", get(reports::compliance))
         .route("/admin/v1/audit/checkpoint", get(audit_api::checkpoint))
         .route(
             "/admin/v1/audit/proofs/inclusion",
@@ -120,7 +241,18 @@ pub fn router_with_config_grants(
         .route("/admin/v1/audit/events", get(audit_api::events))
         .fallback(not_found)
         .layer(axum::middleware::map_response(problems_only))
-        .with_state(state)
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// The OpenAPI document of this API, as shipped (a test keeps it true to the router).
+pub const OPENAPI_DOCUMENT: &str = include_str!("../openapi/admin-v1.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_DOCUMENT,
+    )
 }
 
 /// Extractor rejections (a malformed path or query, a bad JSON body) come from axum as
@@ -183,44 +315,6 @@ async fn get_partner(
 ) -> Result<Json<Partner>, ApiError> {
     admin.require(READERS)?;
     Ok(Json(state.store().get_partner(&id).await?))
-}
-
-async fn set_partner_status(
-    admin: Admin,
-    state: &AdminState,
-    id: &str,
-    status: PartnerStatus,
-) -> Result<Json<Partner>, ApiError> {
-    admin.require(OPERATORS)?;
-    state.store().set_partner_status(id, status).await?;
-    state.publish().await;
-    let action = format!("partner.{}", status.as_str());
-    state
-        .record(
-            &admin,
-            EventKind::AdminChange,
-            &action,
-            BTreeMap::from([("partner_id".to_string(), id.to_string())]),
-        )
-        .await?;
-    tracing::info!(admin = %admin.0.name, partner_id = %id, status = status.as_str(), "partner status changed");
-    Ok(Json(state.store().get_partner(id).await?))
-}
-
-async fn suspend_partner(
-    admin: Admin,
-    State(state): State<Arc<AdminState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Partner>, ApiError> {
-    set_partner_status(admin, &state, &id, PartnerStatus::Suspended).await
-}
-
-async fn activate_partner(
-    admin: Admin,
-    State(state): State<Arc<AdminState>>,
-    Path(id): Path<String>,
-) -> Result<Json<Partner>, ApiError> {
-    set_partner_status(admin, &state, &id, PartnerStatus::Active).await
 }
 
 #[derive(Deserialize)]

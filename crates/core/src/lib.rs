@@ -5,11 +5,15 @@
 
 pub mod clock;
 pub mod jose;
+#[macro_use]
 pub mod model;
+// After `model`, whose text_enum! it uses.
+pub mod governance;
 pub mod problem;
 pub mod secret;
 pub mod snapshot;
 pub mod token;
+pub mod usage;
 
 pub use clock::{Clock, SystemClock};
 pub use model::*;

@@ -64,22 +64,59 @@ macro_rules! text_enum {
 
 text_enum!(Environment, "environment", { Production => "production", Sandbox => "sandbox" });
 
+/// Where a partner stands in onboarding. Each forward step needs its evidence and a second
+/// person's approval; see the control plane's `lifecycle` module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerStatus {
-    Active,
+    Proposed,
+    DueDiligence,
+    Sandbox,
+    SecurityAssessment,
+    Production,
     Suspended,
     Offboarded,
 }
 text_enum!(PartnerStatus, "partner status", {
-    Active => "active", Suspended => "suspended", Offboarded => "offboarded",
+    Proposed => "proposed", DueDiligence => "due_diligence", Sandbox => "sandbox",
+    SecurityAssessment => "security_assessment", Production => "production",
+    Suspended => "suspended", Offboarded => "offboarded",
 });
+
+impl PartnerStatus {
+    /// Whether a partner in this state may call `environment`: the sandbox from the sandbox
+    /// phase on (it keeps testing there in production), production only in production.
+    pub fn allows(self, environment: Environment) -> bool {
+        match environment {
+            Environment::Sandbox => matches!(
+                self,
+                PartnerStatus::Sandbox
+                    | PartnerStatus::SecurityAssessment
+                    | PartnerStatus::Production
+            ),
+            Environment::Production => self == PartnerStatus::Production,
+        }
+    }
+}
+
+/// How closely a partner is watched: sets how often its access is reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskTier {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+text_enum!(RiskTier, "risk_tier", { Low => "low", Medium => "medium", High => "high" });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partner {
     pub id: String,
     pub name: String,
     pub status: PartnerStatus,
+    #[serde(default)]
+    pub risk_tier: RiskTier,
     pub created_at: UnixSeconds,
 }
 
@@ -121,6 +158,10 @@ pub struct Client {
     pub created_at: UnixSeconds,
     /// After this instant the credential is refused; `None` means no expiry (sandbox only).
     pub expires_at: Option<UnixSeconds>,
+    /// When it last obtained a token (recorded in batches, so up to a minute late); dormant
+    /// credentials are revoked from this.
+    #[serde(default)]
+    pub last_used_at: Option<UnixSeconds>,
 }
 
 /// What a partner may do in one environment.
@@ -129,6 +170,9 @@ pub struct Grant {
     pub partner_id: String,
     pub environment: Environment,
     pub scopes: Vec<String>,
+    /// Why the partner needs each scope (required for production grants).
+    #[serde(default)]
+    pub justifications: BTreeMap<String, String>,
     #[serde(default)]
     pub policy: GrantPolicy,
 }
@@ -152,6 +196,20 @@ pub struct GrantPolicy {
     /// Response fields each operation (by id) may return.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, FieldPolicy>,
+    /// The grant is in force from this instant (Unix seconds) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<UnixSeconds>,
+    /// ... until this one; outside the window the partner has no access in the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<UnixSeconds>,
+}
+
+impl GrantPolicy {
+    /// Whether the grant's validity window covers `now`.
+    pub fn in_force(&self, now: UnixSeconds) -> bool {
+        self.valid_from.is_none_or(|from| now >= from)
+            && self.valid_until.is_none_or(|until| now < until)
+    }
 }
 
 impl Grant {
@@ -202,6 +260,13 @@ impl GrantPolicy {
         }
         if let Err(e) = self.quota.validate() {
             problems.push(format!("{field}.quota: {e}"));
+        }
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
+            if until <= from {
+                problems.push(format!(
+                    "{field}.valid_until: {until} is not after valid_from {from}; the window would be empty"
+                ));
+            }
         }
         let allowed_sources =
             NetworkList::parse(&format!("{field}.allowed_sources"), &self.allowed_sources)

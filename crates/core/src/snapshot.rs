@@ -14,10 +14,7 @@ use portcullis_policy::NetworkList;
 
 use crate::clock::UnixSeconds;
 use crate::jose::{JwsSigner, VerifyingKey};
-use crate::{
-    Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, SigningKeyStatus,
-    StateDump,
-};
+use crate::{Client, CredentialStatus, Environment, Grant, Partner, SigningKeyStatus, StateDump};
 
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 
@@ -228,7 +225,7 @@ impl Snapshot {
             return Err(ClientDenied::Expired);
         }
         match self.partners.get(&client.partner_id) {
-            Some(p) if p.status == PartnerStatus::Active => Ok(entry),
+            Some(p) if p.status.allows(environment) => Ok(entry),
             _ => Err(ClientDenied::PartnerInactive),
         }
     }

@@ -510,6 +510,12 @@ impl Gateway {
                 decision.reason = "scope_withdrawn";
                 Problem::insufficient_scope(&operation.scope)
             })?;
+        if !grant.grant.policy.in_force(now) {
+            decision.reason = "grant_not_in_force";
+            return Err(Problem::forbidden(
+                "the partner's grant in this environment is outside its validity window",
+            ));
+        }
         if !grant.source_allowed(source) {
             decision.reason = "source_not_allowed";
             return Err(Problem::forbidden(format!(

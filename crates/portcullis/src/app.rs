@@ -11,9 +11,11 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use portcullis_audit::{AuditConfig, AuditLog};
 use portcullis_authorization_server::{AuthorizationServer, IssuerConfig};
+use portcullis_control_plane::AdminOptions;
 use portcullis_control_plane::{hash_admin_token, new_admin_token, ConfigOwnedGrants};
 use portcullis_core::clock::Clock;
 use portcullis_core::jose::JwsSigner;
+use portcullis_core::usage::ClientUsage;
 use portcullis_core::{AdminRole, AdminToken, Environment, Secret, SigningKey, SigningKeyStatus};
 use portcullis_gateway::{Gateway, Limits, Upstream};
 use portcullis_policy::NetworkList;
@@ -224,6 +226,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         ));
     }
     let mut tasks = std::mem::take(&mut tasks_early);
+    // Token endpoints note credential use here; the governance sweep stores it.
+    let client_usage = Arc::new(ClientUsage::default());
     let limits = &config.limits;
     tasks.push(loader.spawn_poller(
         Duration::from_millis(limits.snapshot_poll_interval_ms),
@@ -304,22 +308,25 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             "{} TLS",
             env.name
         )?;
-        let authorization_server = Arc::new(AuthorizationServer::new(
-            IssuerConfig {
-                environment: env.name,
-                audience: env.audience.clone().unwrap_or_else(|| issuer.clone()),
-                issuer: issuer.clone(),
-                token_lifetime_seconds: env.token_lifetime_seconds,
-                max_assertion_lifetime_seconds: 300,
-                leeway_seconds: limits.clock_leeway_seconds,
-                require_bound_tokens: env.require_bound_tokens,
-                scopes_supported: routes.scopes(),
-                token_rate_per_client: traffic.token_rate_per_client,
-                token_rate_per_source: traffic.token_rate_per_source,
-            },
-            loader.clone(),
-            clock.clone(),
-        ));
+        let authorization_server = Arc::new(
+            AuthorizationServer::new(
+                IssuerConfig {
+                    environment: env.name,
+                    audience: env.audience.clone().unwrap_or_else(|| issuer.clone()),
+                    issuer: issuer.clone(),
+                    token_lifetime_seconds: env.token_lifetime_seconds,
+                    max_assertion_lifetime_seconds: 300,
+                    leeway_seconds: limits.clock_leeway_seconds,
+                    require_bound_tokens: env.require_bound_tokens,
+                    scopes_supported: routes.scopes(),
+                    token_rate_per_client: traffic.token_rate_per_client,
+                    token_rate_per_source: traffic.token_rate_per_source,
+                },
+                loader.clone(),
+                clock.clone(),
+            )
+            .with_usage(client_usage.clone()),
+        );
         let gateway = Arc::new(
             Gateway::new(
                 routes.clone(),
@@ -354,11 +361,27 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         "admin TLS"
     )?;
     let config_grants: ConfigOwnedGrants = Arc::new(ArcSwap::from_pointee(config.grant_keys()));
-    let router = portcullis_control_plane::router_with_config_grants(
+    let operation_scopes = routes
+        .operations()
+        .iter()
+        .map(|o| (o.id.clone(), o.scope.clone()))
+        .collect();
+    let (router, admin_state) = portcullis_control_plane::build(
         loader.clone(),
         audit.clone(),
         clock.clone(),
-        config_grants.clone(),
+        AdminOptions {
+            config_grants: config_grants.clone(),
+            governance: config.governance.clone(),
+            usage: client_usage.clone(),
+            operation_scopes,
+        },
+    );
+    tasks.push(
+        portcullis_control_plane::governance::reviews::spawn_sweeper(
+            admin_state,
+            shutdown_rx.clone(),
+        ),
     );
     tasks.push(tokio::spawn(serve_https(
         admin_listener,
@@ -498,6 +521,7 @@ pub async fn apply_config_grants(
             partner_id: g.partner_id.clone(),
             environment: g.environment,
             scopes: g.scopes.clone(),
+            justifications: Default::default(),
             policy: g.policy.clone(),
         };
         if store

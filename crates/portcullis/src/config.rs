@@ -43,6 +43,9 @@ pub struct Config {
     /// to the admin API.
     #[serde(default)]
     pub grants: Vec<GrantConfig>,
+    /// Credential lifetimes, review intervals, dormancy: the partner programme's rules.
+    #[serde(default)]
+    pub governance: portcullis_control_plane::governance::GovernanceSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,7 +336,7 @@ impl Config {
 
     /// Checks everything serde cannot, collecting all problems.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
-        let mut errors = Vec::new();
+        let mut errors = self.governance.problems("governance");
         let mut err = |path: String, problem: String| errors.push(format!("{path}: {problem}"));
 
         if let Some(url) = &self.store.url {

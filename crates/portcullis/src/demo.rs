@@ -115,6 +115,7 @@ pub fn demo_config(dir: &Path) -> Config {
         openapi_document: None,
         operations: Vec::new(),
         grants: Vec::new(),
+        governance: Default::default(),
     }
 }
 
@@ -148,7 +149,8 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
                 .create_partner(&Partner {
                     id: p.partner_id.into(),
                     name: p.name.into(),
-                    status: PartnerStatus::Active,
+                    status: PartnerStatus::Production,
+                    risk_tier: Default::default(),
                     created_at: now,
                 })
                 .await,
@@ -189,6 +191,7 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
             status: CredentialStatus::Active,
             created_at: now,
             expires_at,
+            last_used_at: None,
         };
         created_if_new(store.create_client(&client).await)?;
         if store.get_grant(p.partner_id, p.environment).await.is_err() {
@@ -196,6 +199,7 @@ async fn seed(store: &dyn Store, dir: &Path, clock: &dyn Clock) -> Result<Vec<Va
                 partner_id: p.partner_id.into(),
                 environment: p.environment,
                 scopes: p.scopes.iter().map(|s| s.to_string()).collect(),
+                justifications: Default::default(),
                 policy: demo_policy(p.partner_id)?,
             };
             store.put_grant(&grant).await.map_err(|e| e.to_string())?;
@@ -300,13 +304,18 @@ fn demo_policy(partner_id: &str) -> Result<GrantPolicy, String> {
     }
 }
 
-async fn mint_admin_token(store: &dyn Store, clock: &dyn Clock) -> Result<String, String> {
+async fn mint_admin_token(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    name: &str,
+    role: portcullis_core::AdminRole,
+) -> Result<String, String> {
     let token = portcullis_control_plane::new_admin_token()
         .map_err(|_| "cannot generate an admin token".to_string())?;
     let record = portcullis_core::AdminToken {
         id: uuid::Uuid::new_v4().to_string(),
-        name: "demo".into(),
-        role: portcullis_core::AdminRole::Admin,
+        name: name.into(),
+        role,
         token_sha256: portcullis_control_plane::hash_admin_token(&token),
         created_at: clock.now(),
     };
@@ -365,13 +374,37 @@ pub async fn start_with_config(
             // The store has admin tokens but this directory has none (e.g. a store shared
             // with another node): mint one for this demo.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let token = mint_admin_token(running.store.as_ref(), clock.as_ref()).await?;
+                let token = mint_admin_token(
+                    running.store.as_ref(),
+                    clock.as_ref(),
+                    "demo",
+                    portcullis_core::AdminRole::Admin,
+                )
+                .await?;
                 write_secret_file(&token_file, &token)
                     .map_err(|e| format!("{}: {e}", token_file.display()))?;
                 token
             }
             Err(e) => return Err(format!("{}: {e}", token_file.display())),
         },
+    };
+    // A second person for maker-checker: approves what the admin token requests.
+    let approver_file = dir.join("approver-token");
+    let approver_token = match std::fs::read_to_string(&approver_file) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = mint_admin_token(
+                running.store.as_ref(),
+                clock.as_ref(),
+                "demo-approver",
+                portcullis_core::AdminRole::Approver,
+            )
+            .await?;
+            write_secret_file(&approver_file, &token)
+                .map_err(|e| format!("{}: {e}", approver_file.display()))?;
+            token
+        }
+        Err(e) => return Err(format!("{}: {e}", approver_file.display())),
     };
     let partners = seed(running.store.as_ref(), &dir, clock.as_ref()).await?;
     running.loader.reload().await.map_err(|e| e.to_string())?;
@@ -393,6 +426,7 @@ pub async fn start_with_config(
         "environments": environments,
         "admin_url": format!("https://{}", running.admin_address),
         "admin_token": admin_token,
+        "approver_token": approver_token,
         "ca_cert": running.ca_file,
         "partners": partners,
         "bank_url": running.bank_address.map(|a| format!("http://{a}")),

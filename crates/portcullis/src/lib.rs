@@ -3,6 +3,7 @@
 //! partner-side token helper.
 #![forbid(unsafe_code)]
 
+pub mod admin_cli;
 pub mod app;
 pub mod audit_cmd;
 pub mod config;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use portcullis::admin_cli::{self, Resource};
 use portcullis::{app, audit_cmd, config, demo, token_cmd, wait_for_signal};
 use portcullis_core::SystemClock;
 
@@ -46,6 +47,20 @@ enum Command {
     /// Verify or export the audit log of a data directory, offline.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Partners and their onboarding (admin API).
+    Partners(Resource<admin_cli::PartnersCommand>),
+    /// Partners' grants per environment (admin API).
+    Grants(Resource<admin_cli::GrantsCommand>),
+    /// Partner credentials (admin API).
+    Clients(Resource<admin_cli::ClientsCommand>),
+    /// Decide changes that need a second person (admin API).
+    Approvals(Resource<admin_cli::ApprovalsCommand>),
+    /// Periodic access reviews (admin API).
+    Reviews(Resource<admin_cli::ReviewsCommand>),
+    /// Scheduled governance checks, run now (admin API).
+    Governance(Resource<admin_cli::GovernanceCommand>),
+    /// Compliance reports (admin API).
+    Reports(Resource<admin_cli::ReportsCommand>),
 }
 
 fn init_logging() {
@@ -84,6 +99,13 @@ fn main() -> ExitCode {
             }
             Command::Token(args) => token_cmd::run(args).await,
             Command::Audit(command) => audit_cmd::run(command).await,
+            Command::Partners(resource) => admin_cli::run(resource).await,
+            Command::Grants(resource) => admin_cli::run(resource).await,
+            Command::Clients(resource) => admin_cli::run(resource).await,
+            Command::Approvals(resource) => admin_cli::run(resource).await,
+            Command::Reviews(resource) => admin_cli::run(resource).await,
+            Command::Governance(resource) => admin_cli::run(resource).await,
+            Command::Reports(resource) => admin_cli::run(resource).await,
         }
     });
     match result {

@@ -10,9 +10,10 @@ mod sql;
 
 use async_trait::async_trait;
 use portcullis_core::clock::UnixSeconds;
+use portcullis_core::governance::{Approval, ApprovalStatus, Review, ReviewStatus, StoredDocument};
 use portcullis_core::{
     AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, RevokedToken,
-    SigningKey, SigningKeyStatus, StateDump,
+    RiskTier, SigningKey, SigningKeyStatus, StateDump,
 };
 
 pub use loader::SnapshotLoader;
@@ -40,6 +41,7 @@ pub trait PartnerStore: Send + Sync {
     async fn get_partner(&self, id: &str) -> StoreResult<Partner>;
     async fn list_partners(&self) -> StoreResult<Vec<Partner>>;
     async fn set_partner_status(&self, id: &str, status: PartnerStatus) -> StoreResult<()>;
+    async fn set_partner_risk_tier(&self, id: &str, tier: RiskTier) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -49,6 +51,10 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self, partner_id: Option<&str>) -> StoreResult<Vec<Client>>;
     async fn set_client_status(&self, client_id: &str, status: CredentialStatus)
         -> StoreResult<()>;
+    /// Brings a credential's expiry forward (rotation's overlap window).
+    async fn set_client_expiry(&self, client_id: &str, expires_at: UnixSeconds) -> StoreResult<()>;
+    /// Records when credentials last obtained a token; never moves a time backwards.
+    async fn record_client_use(&self, uses: &[(String, UnixSeconds)]) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -57,6 +63,51 @@ pub trait GrantStore: Send + Sync {
     async fn put_grant(&self, grant: &Grant) -> StoreResult<()>;
     async fn get_grant(&self, partner_id: &str, environment: Environment) -> StoreResult<Grant>;
     async fn list_grants(&self, partner_id: Option<&str>) -> StoreResult<Vec<Grant>>;
+    /// Removes a grant; false when there was none.
+    async fn delete_grant(&self, partner_id: &str, environment: Environment) -> StoreResult<bool>;
+}
+
+/// Onboarding evidence, approvals and access reviews.
+#[async_trait]
+pub trait GovernanceStore: Send + Sync {
+    /// Creates or replaces the partner's document of `document.kind`.
+    async fn put_document(&self, document: &StoredDocument) -> StoreResult<()>;
+    async fn get_document(
+        &self,
+        partner_id: &str,
+        kind: &str,
+    ) -> StoreResult<Option<StoredDocument>>;
+    async fn list_documents(&self, kind: &str) -> StoreResult<Vec<StoredDocument>>;
+
+    async fn create_approval(&self, approval: &Approval) -> StoreResult<()>;
+    async fn get_approval(&self, id: &str) -> StoreResult<Approval>;
+    /// Newest first.
+    async fn list_approvals(
+        &self,
+        partner_id: Option<&str>,
+        status: Option<ApprovalStatus>,
+    ) -> StoreResult<Vec<Approval>>;
+    /// Records the decision on a pending request; false when it was no longer pending (two
+    /// approvers raced, and the other won).
+    async fn decide_approval(&self, decided: &Approval) -> StoreResult<bool>;
+    /// Records what applying an approved request came to (`failed` and why, when it did).
+    async fn set_approval_outcome(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        outcome: &str,
+    ) -> StoreResult<()>;
+
+    async fn create_review(&self, review: &Review) -> StoreResult<()>;
+    async fn get_review(&self, id: &str) -> StoreResult<Review>;
+    /// By due date.
+    async fn list_reviews(
+        &self,
+        partner_id: Option<&str>,
+        status: Option<ReviewStatus>,
+    ) -> StoreResult<Vec<Review>>;
+    /// Completes an open review; false when it was no longer open.
+    async fn complete_review(&self, completed: &Review) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -100,6 +151,7 @@ pub trait Store:
     + RevocationStore
     + AdminTokenStore
     + RevisionStore
+    + GovernanceStore
 {
 }
 
@@ -111,5 +163,6 @@ impl<T> Store for T where
         + RevocationStore
         + AdminTokenStore
         + RevisionStore
+        + GovernanceStore
 {
 }

@@ -5,6 +5,7 @@
 //! parameters. The backends differ only in column types (see `migrations`) and in how
 //! transactions begin (see [`Backend`]).
 
+mod governance;
 mod migrations;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,7 @@ use portcullis_core::clock::UnixSeconds;
 use portcullis_core::model::UnknownValue;
 use portcullis_core::{
     AdminToken, Client, CredentialStatus, Environment, Grant, Partner, PartnerStatus, RevokedToken,
-    Secret, SigningKey, SigningKeyStatus, StateDump,
+    RiskTier, Secret, SigningKey, SigningKeyStatus, StateDump,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::error::ErrorKind;
@@ -103,6 +104,32 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Runs an `UPDATE ... SET column = $1 WHERE key = $2` that must hit exactly one row, and
+    /// bumps the revision with it.
+    async fn update_one<'q, T>(
+        &self,
+        sql: &'q str,
+        value: T,
+        (kind, id): (&'static str, &'q str),
+    ) -> StoreResult<()>
+    where
+        T: 'q + Send + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+    {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err(not_found(kind, id));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Connects to `sqlite://PATH` (the file is created if missing) or
     /// `postgres://...` / `postgresql://...`, and brings the schema up to date.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
@@ -248,19 +275,20 @@ fn json_error(field: &'static str) -> impl FnOnce(serde_json::Error) -> StoreErr
     }
 }
 
-const PARTNER_COLUMNS: &str = "id, name, status, created_at";
+const PARTNER_COLUMNS: &str = "id, name, status, risk_tier, created_at";
 
 fn partner_from_row(row: &AnyRow) -> StoreResult<Partner> {
     Ok(Partner {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         status: text_enum(row, "status")?,
+        risk_tier: text_enum(row, "risk_tier")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
 const CLIENT_COLUMNS: &str = "client_id, partner_id, environment, auth_method, jwks, \
-                              tls_subject_dn, status, created_at, expires_at";
+                              tls_subject_dn, status, created_at, expires_at, last_used_at";
 
 fn client_from_row(row: &AnyRow) -> StoreResult<Client> {
     let jwks: Option<String> = row.try_get("jwks")?;
@@ -276,18 +304,22 @@ fn client_from_row(row: &AnyRow) -> StoreResult<Client> {
         status: text_enum(row, "status")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
-const GRANT_COLUMNS: &str = "partner_id, environment, scopes, policy";
+const GRANT_COLUMNS: &str = "partner_id, environment, scopes, justifications, policy";
 
 fn grant_from_row(row: &AnyRow) -> StoreResult<Grant> {
     let scopes: String = row.try_get("scopes")?;
     let policy: String = row.try_get("policy")?;
+    let justifications: String = row.try_get("justifications")?;
     Ok(Grant {
         partner_id: row.try_get("partner_id")?,
         environment: text_enum(row, "environment")?,
         scopes: serde_json::from_str(&scopes).map_err(json_error("scopes"))?,
+        justifications: serde_json::from_str(&justifications)
+            .map_err(json_error("justifications"))?,
         policy: serde_json::from_str(&policy).map_err(json_error("policy"))?,
     })
 }
@@ -432,14 +464,18 @@ async fn select_revision(conn: &mut AnyConnection) -> StoreResult<i64> {
 impl PartnerStore for SqlStore {
     async fn create_partner(&self, partner: &Partner) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO partners (id, name, status, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(partner.id.as_str())
-            .bind(partner.name.as_str())
-            .bind(partner.status.as_str())
-            .bind(partner.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| insert_error(e, "partner", &partner.id, None))?;
+        sqlx::query(
+            "INSERT INTO partners (id, name, status, risk_tier, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(partner.id.as_str())
+        .bind(partner.name.as_str())
+        .bind(partner.status.as_str())
+        .bind(partner.risk_tier.as_str())
+        .bind(partner.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, "partner", &partner.id, None))?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -460,19 +496,21 @@ impl PartnerStore for SqlStore {
     }
 
     async fn set_partner_status(&self, id: &str, status: PartnerStatus) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE partners SET status = $1 WHERE id = $2")
-            .bind(status.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            return Err(not_found("partner", id));
-        }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_one(
+            "UPDATE partners SET status = $1 WHERE id = $2",
+            status.as_str(),
+            ("partner", id),
+        )
+        .await
+    }
+
+    async fn set_partner_risk_tier(&self, id: &str, tier: RiskTier) -> StoreResult<()> {
+        self.update_one(
+            "UPDATE partners SET risk_tier = $1 WHERE id = $2",
+            tier.as_str(),
+            ("partner", id),
+        )
+        .await
     }
 }
 
@@ -487,8 +525,8 @@ impl ClientStore for SqlStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO clients (client_id, partner_id, environment, auth_method, jwks, \
-             tls_subject_dn, status, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             tls_subject_dn, status, created_at, expires_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(client.client_id.as_str())
         .bind(client.partner_id.as_str())
@@ -499,6 +537,7 @@ impl ClientStore for SqlStore {
         .bind(client.status.as_str())
         .bind(client.created_at)
         .bind(client.expires_at)
+        .bind(client.last_used_at)
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, "client", &client.client_id, Some(&client.partner_id)))?;
@@ -526,17 +565,37 @@ impl ClientStore for SqlStore {
         client_id: &str,
         status: CredentialStatus,
     ) -> StoreResult<()> {
+        self.update_one(
+            "UPDATE clients SET status = $1 WHERE client_id = $2",
+            status.as_str(),
+            ("client", client_id),
+        )
+        .await
+    }
+
+    async fn set_client_expiry(&self, client_id: &str, expires_at: UnixSeconds) -> StoreResult<()> {
+        self.update_one(
+            "UPDATE clients SET expires_at = $1 WHERE client_id = $2",
+            expires_at,
+            ("client", client_id),
+        )
+        .await
+    }
+
+    async fn record_client_use(&self, uses: &[(String, UnixSeconds)]) -> StoreResult<()> {
+        // Not part of what the data plane serves from: no revision bump, so a busy token
+        // endpoint does not make every node reload its snapshot.
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE clients SET status = $1 WHERE client_id = $2")
-            .bind(status.as_str())
-            .bind(client_id)
+        for (client_id, at) in uses {
+            sqlx::query(
+                "UPDATE clients SET last_used_at = $1 \
+                 WHERE client_id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(*at)
+            .bind(client_id.as_str())
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            return Err(not_found("client", client_id));
+            .await?;
         }
-        bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -547,15 +606,20 @@ impl GrantStore for SqlStore {
     async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
         let scopes = serde_json::to_string(&grant.scopes).map_err(json_error("scopes"))?;
         let policy = serde_json::to_string(&grant.policy).map_err(json_error("policy"))?;
+        let justifications =
+            serde_json::to_string(&grant.justifications).map_err(json_error("justifications"))?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO grants (partner_id, environment, scopes, policy) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO grants (partner_id, environment, scopes, justifications, policy) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (partner_id, environment) \
-             DO UPDATE SET scopes = excluded.scopes, policy = excluded.policy",
+             DO UPDATE SET scopes = excluded.scopes, justifications = excluded.justifications, \
+             policy = excluded.policy",
         )
         .bind(grant.partner_id.as_str())
         .bind(grant.environment.as_str())
         .bind(scopes)
+        .bind(justifications)
         .bind(policy)
         .execute(&mut *tx)
         .await
@@ -580,6 +644,19 @@ impl GrantStore for SqlStore {
 
     async fn list_grants(&self, partner_id: Option<&str>) -> StoreResult<Vec<Grant>> {
         select_grants(&mut *self.pool.acquire().await?, partner_id).await
+    }
+
+    async fn delete_grant(&self, partner_id: &str, environment: Environment) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM grants WHERE partner_id = $1 AND environment = $2")
+            .bind(partner_id)
+            .bind(environment.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
 }
 

@@ -6,14 +6,18 @@
 
 use std::future::Future;
 
+use portcullis_core::governance::{
+    Approval, ApprovalKind, ApprovalStatus, Review, ReviewDecision, ReviewOutcome, ReviewStatus,
+    StoredDocument,
+};
 use portcullis_core::{
     AdminRole, AdminToken, Client, ClientAuthMethod, CredentialStatus, Environment, Grant,
     GrantPolicy, Partner, PartnerStatus, RevokedToken, Secret, SigningAlgorithm, SigningKey,
     SigningKeyStatus,
 };
 use portcullis_store::{
-    AdminTokenStore, ClientStore, GrantStore, PartnerStore, RevisionStore, RevocationStore,
-    SigningKeyStore, SqlStore, StoreError,
+    AdminTokenStore, ClientStore, GovernanceStore, GrantStore, PartnerStore, RevisionStore,
+    RevocationStore, SigningKeyStore, SqlStore, StoreError,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -62,6 +66,7 @@ backend_suite!(
     partners_never_see_each_others_rows,
     concurrent_writes_are_all_counted,
     corrupt_rows_are_reported,
+    governance_records_round_trip,
 );
 
 async fn with_sqlite<F, Fut>(test: F)
@@ -136,7 +141,8 @@ fn partner(id: &str, created_at: i64) -> Partner {
     Partner {
         id: id.to_string(),
         name: format!("{id} Ltd"),
-        status: PartnerStatus::Active,
+        status: PartnerStatus::Production,
+        risk_tier: Default::default(),
         created_at,
     }
 }
@@ -154,6 +160,7 @@ fn jwt_client(client_id: &str, partner_id: &str, environment: Environment) -> Cl
         status: CredentialStatus::Active,
         created_at: T0,
         expires_at: Some(T0 + 90 * 86_400),
+        last_used_at: None,
     }
 }
 
@@ -168,6 +175,7 @@ fn mtls_client(client_id: &str, partner_id: &str, environment: Environment) -> C
         status: CredentialStatus::Active,
         created_at: T0 + 1,
         expires_at: None,
+        last_used_at: None,
     }
 }
 
@@ -176,6 +184,7 @@ fn grant(partner_id: &str, environment: Environment, scopes: &[&str]) -> Grant {
         partner_id: partner_id.to_string(),
         environment,
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        justifications: Default::default(),
         policy: GrantPolicy::default(),
     }
 }
@@ -249,7 +258,8 @@ async fn partners_round_trip(db: TestDb) {
     assert_conflict(s.create_partner(&early).await, "partner", "p-early");
     assert_not_found(s.get_partner("nobody").await, "partner", "nobody");
     assert_not_found(
-        s.set_partner_status("nobody", PartnerStatus::Active).await,
+        s.set_partner_status("nobody", PartnerStatus::Production)
+            .await,
         "partner",
         "nobody",
     );
@@ -479,7 +489,7 @@ async fn every_write_bumps_the_revision(db: TestDb) {
 
     // Failed writes roll back with their revision bump.
     keeps!(s.create_partner(&partner("acme", T0)));
-    keeps!(s.set_partner_status("ghost", PartnerStatus::Active));
+    keeps!(s.set_partner_status("ghost", PartnerStatus::Production));
     keeps!(s.create_client(&jwt_client("c2", "ghost", Environment::Sandbox)));
     keeps!(s.set_signing_key_status("k-none", SigningKeyStatus::Retired));
     // Writes that change nothing do not make every node reload.
@@ -557,7 +567,7 @@ async fn migrations_are_idempotent(db: TestDb) {
     )
     .unwrap();
     // Each migration once, however many times the store was opened.
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
 }
 
 async fn partners_never_see_each_others_rows(db: TestDb) {
@@ -704,4 +714,159 @@ fn test_database_urls_keep_credentials_and_parameters() {
         "postgresql://u:p@h/t1?sslmode=disable"
     );
     assert_eq!(url_with_database("postgres://h", "t1"), "postgres://h/t1");
+}
+
+async fn governance_records_round_trip(db: TestDb) {
+    let s = &db.store;
+    s.create_partner(&partner("acme", T0)).await.unwrap();
+    s.create_partner(&partner("zeta", T0)).await.unwrap();
+
+    // Documents: one per kind, replaced whole; a missing partner is refused.
+    let mut doc = StoredDocument {
+        partner_id: "acme".into(),
+        kind: "use_case".into(),
+        document: json!({"business_objective": "loans", "scopes": ["accounts:read"]}),
+        updated_at: T0,
+        updated_by: "alice".into(),
+    };
+    s.put_document(&doc).await.unwrap();
+    doc.document = json!({"business_objective": "loans v2"});
+    doc.updated_by = "bob".into();
+    s.put_document(&doc).await.unwrap();
+    assert_eq!(
+        s.get_document("acme", "use_case").await.unwrap(),
+        Some(doc.clone())
+    );
+    assert_eq!(s.get_document("zeta", "use_case").await.unwrap(), None);
+    assert_eq!(s.list_documents("use_case").await.unwrap(), vec![doc]);
+    let orphan = StoredDocument {
+        partner_id: "ghost".into(),
+        kind: "contract".into(),
+        document: json!({}),
+        updated_at: T0,
+        updated_by: "a".into(),
+    };
+    assert!(matches!(
+        s.put_document(&orphan).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Approvals: decided once only, newest first, filtered by partner and status.
+    let approval = |id: &str, partner: &str, at: i64| Approval {
+        id: id.into(),
+        partner_id: partner.into(),
+        kind: ApprovalKind::Grant,
+        change: json!({"scopes": ["accounts:read"]}),
+        status: ApprovalStatus::Pending,
+        requested_by: "alice".into(),
+        requested_by_id: "t-alice".into(),
+        requested_at: at,
+        justification: "needed".into(),
+        decided_by: None,
+        decided_at: None,
+        decision_justification: None,
+        outcome: None,
+    };
+    s.create_approval(&approval("apr_1", "acme", T0))
+        .await
+        .unwrap();
+    s.create_approval(&approval("apr_2", "acme", T0 + 5))
+        .await
+        .unwrap();
+    s.create_approval(&approval("apr_3", "zeta", T0 + 9))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_approval(&approval("apr_1", "acme", T0)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut decided = approval("apr_1", "acme", T0);
+    decided.status = ApprovalStatus::Approved;
+    decided.decided_by = Some("bob".into());
+    decided.decided_at = Some(T0 + 10);
+    decided.decision_justification = Some("ok".into());
+    assert!(s.decide_approval(&decided).await.unwrap());
+    assert!(
+        !s.decide_approval(&decided).await.unwrap(),
+        "a second decision must lose"
+    );
+    s.set_approval_outcome("apr_1", ApprovalStatus::Approved, "applied")
+        .await
+        .unwrap();
+    decided.outcome = Some("applied".into());
+    assert_eq!(s.get_approval("apr_1").await.unwrap(), decided);
+    let ids = |list: Vec<Approval>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_approvals(None, None).await.unwrap()),
+        ["apr_3", "apr_2", "apr_1"]
+    );
+    assert_eq!(
+        ids(s
+            .list_approvals(Some("acme"), Some(ApprovalStatus::Pending))
+            .await
+            .unwrap()),
+        ["apr_2"]
+    );
+    assert!(matches!(
+        s.get_approval("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Reviews: completed once only, by due date.
+    let review = |id: &str, due: i64| Review {
+        id: id.into(),
+        partner_id: "acme".into(),
+        status: ReviewStatus::Open,
+        opened_at: T0,
+        due_at: due,
+        completed_at: None,
+        reviewer: None,
+        decisions: vec![],
+    };
+    s.create_review(&review("rev_b", T0 + 200)).await.unwrap();
+    s.create_review(&review("rev_a", T0 + 100)).await.unwrap();
+    let mut done = review("rev_a", T0 + 100);
+    done.status = ReviewStatus::Completed;
+    done.completed_at = Some(T0 + 50);
+    done.reviewer = Some("carol".into());
+    done.decisions = vec![ReviewDecision {
+        environment: Environment::Production,
+        decision: ReviewOutcome::Reduce,
+        scopes: Some(vec!["accounts:read".into()]),
+        justification: "least privilege".into(),
+    }];
+    assert!(s.complete_review(&done).await.unwrap());
+    assert!(!s.complete_review(&done).await.unwrap());
+    assert_eq!(s.get_review("rev_a").await.unwrap(), done);
+    let open: Vec<_> = s
+        .list_reviews(Some("acme"), Some(ReviewStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(open, ["rev_b"]);
+    assert_eq!(s.list_reviews(None, None).await.unwrap().len(), 2);
+
+    // Credential use only moves forward and does not disturb the data plane's revision.
+    let c = jwt_client("acme-prod", "acme", Environment::Production);
+    s.create_client(&c).await.unwrap();
+    let revision = s.revision().await.unwrap();
+    s.record_client_use(&[("acme-prod".into(), T0 + 30)])
+        .await
+        .unwrap();
+    s.record_client_use(&[("acme-prod".into(), T0 + 10), ("ghost".into(), T0)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_client("acme-prod").await.unwrap().last_used_at,
+        Some(T0 + 30)
+    );
+    assert_eq!(s.revision().await.unwrap(), revision);
+    s.set_client_expiry("acme-prod", T0 + 99).await.unwrap();
+    assert_eq!(
+        s.get_client("acme-prod").await.unwrap().expires_at,
+        Some(T0 + 99)
+    );
+    assert!(s.revision().await.unwrap() > revision);
 }

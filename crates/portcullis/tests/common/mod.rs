@@ -42,8 +42,12 @@ impl Harness {
 
     /// The system on a clock that moves only when the test says so.
     pub async fn start_with_manual_clock() -> Self {
+        Self::start_with_manual_clock_and(|_| {}).await
+    }
+
+    pub async fn start_with_manual_clock_and(adjust: impl FnOnce(&mut Config)) -> Self {
         let clock = Arc::new(ManualClock::new(now()));
-        Self::start_on(clock.clone(), Some(clock), |_| {}).await
+        Self::start_on(clock.clone(), Some(clock), adjust).await
     }
 
     async fn start_on(
@@ -157,13 +161,22 @@ impl Harness {
 
     /// A request to the admin API as the demo's administrator.
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Response<Bytes> {
+        self.admin_as(&self.s("/admin_token"), method, path, body)
+            .await
+    }
+
+    /// A request to the admin API with the given admin token.
+    pub async fn admin_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response<Bytes> {
         let req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.s("/admin_url")))
-            .header(
-                "authorization",
-                format!("Bearer {}", self.s("/admin_token")),
-            )
+            .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json");
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         self.client(None)
@@ -172,8 +185,19 @@ impl Harness {
             .unwrap()
     }
 
-    /// Replaces a partner's grant through the admin API; panics unless it is accepted.
-    pub async fn put_grant(&self, partner_id: &str, env: Environment, grant: Value) {
+    /// Replaces a partner's grant through the admin API; panics unless it is in force
+    /// afterwards. A production grant is requested by the demo administrator and approved
+    /// by the demo approver (scopes without a justification get one).
+    pub async fn put_grant(&self, partner_id: &str, env: Environment, mut grant: Value) {
+        if env == Environment::Production {
+            for scope in grant["scopes"].as_array().cloned().unwrap_or_default() {
+                let scope = scope.as_str().unwrap().to_string();
+                if grant["justifications"].get(&scope).is_none() {
+                    grant["justifications"][scope] = json!("needed by the test");
+                }
+            }
+            grant["justification"] = json!("test set-up");
+        }
         let r = self
             .admin(
                 "PUT",
@@ -181,7 +205,28 @@ impl Harness {
                 Some(grant),
             )
             .await;
+        if env == Environment::Sandbox {
+            assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+            return;
+        }
+        assert_eq!(r.status(), 202, "{}", String::from_utf8_lossy(r.body()));
+        let id = json_body(&r)["id"].as_str().unwrap().to_string();
+        let decided = self.approve(&id).await;
+        assert_eq!(decided["status"], "approved", "{decided}");
+    }
+
+    /// Approves a pending request as the demo approver; returns the decided request.
+    pub async fn approve(&self, approval_id: &str) -> Value {
+        let r = self
+            .admin_as(
+                &self.s("/approver_token"),
+                "POST",
+                &format!("/admin/v1/approvals/{approval_id}/approve"),
+                Some(json!({"justification": "checked by the test"})),
+            )
+            .await;
         assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+        json_body(&r)
     }
 
     /// Lets every field of every operation through for the partner of `client_id`, keeping

@@ -86,6 +86,54 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE grants ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'",
         ],
     },
+    Migration {
+        version: 3,
+        name: "partner governance",
+        statements: &[
+            // Onboarding replaced the single "active" state; partners already serving were
+            // in production.
+            "UPDATE partners SET status = 'production' WHERE status = 'active'",
+            "ALTER TABLE partners ADD COLUMN risk_tier TEXT NOT NULL DEFAULT 'medium'",
+            "ALTER TABLE clients ADD COLUMN last_used_at BIGINT",
+            "ALTER TABLE grants ADD COLUMN justifications TEXT NOT NULL DEFAULT '{}'",
+            // Evidence and contracts: JSON documents read and replaced whole, one per kind.
+            "CREATE TABLE partner_documents (
+            partner_id {key} NOT NULL REFERENCES partners (id),
+            kind {key} NOT NULL,
+            body TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (partner_id, kind)
+        )",
+            "CREATE TABLE approvals (
+            id {key} PRIMARY KEY,
+            partner_id {key} NOT NULL REFERENCES partners (id),
+            kind TEXT NOT NULL,
+            change TEXT NOT NULL,
+            status TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_by_id TEXT NOT NULL,
+            requested_at BIGINT NOT NULL,
+            justification TEXT NOT NULL,
+            decided_by TEXT,
+            decided_at BIGINT,
+            decision_justification TEXT,
+            outcome TEXT
+        )",
+            "CREATE INDEX approvals_by_partner ON approvals (partner_id, requested_at)",
+            "CREATE TABLE reviews (
+            id {key} PRIMARY KEY,
+            partner_id {key} NOT NULL REFERENCES partners (id),
+            status TEXT NOT NULL,
+            opened_at BIGINT NOT NULL,
+            due_at BIGINT NOT NULL,
+            completed_at BIGINT,
+            reviewer TEXT,
+            decisions TEXT NOT NULL DEFAULT '[]'
+        )",
+            "CREATE INDEX reviews_by_partner ON reviews (partner_id, due_at)",
+        ],
+    },
 ];
 
 /// An arbitrary constant naming the PostgreSQL advisory lock that serialises migrations when
