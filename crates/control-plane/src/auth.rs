@@ -84,14 +84,27 @@ where
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("expected Authorization: Bearer <admin token>"))?;
-        match state
+        let admin = match state
             .store()
             .find_admin_token(&hash_admin_token(token))
             .await?
         {
-            Some(admin) => Ok(Admin(admin)),
-            None => Err(unauthorized("unknown admin token")),
+            Some(admin) => admin,
+            None => return Err(unauthorized("unknown admin token")),
+        };
+        // Read-only roles change nothing, whatever the request says: refused before its
+        // body is even read.
+        let read_only = matches!(admin.role, AdminRole::Viewer | AdminRole::Auditor);
+        if read_only && !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                format!(
+                    "role {} may read but not change anything",
+                    admin.role.as_str()
+                ),
+            ));
         }
+        Ok(Admin(admin))
     }
 }
 

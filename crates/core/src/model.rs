@@ -158,8 +158,8 @@ pub struct Client {
     pub created_at: UnixSeconds,
     /// After this instant the credential is refused; `None` means no expiry (sandbox only).
     pub expires_at: Option<UnixSeconds>,
-    /// When it last obtained a token (recorded in batches, so up to a minute late); dormant
-    /// credentials are revoked from this.
+    /// When it last obtained a token (recorded in batches, up to one governance sweep
+    /// late); dormant credentials are revoked from this.
     #[serde(default)]
     pub last_used_at: Option<UnixSeconds>,
 }

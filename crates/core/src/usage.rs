@@ -1,6 +1,6 @@
 //! When each credential was last used, gathered in memory on the token path and written to
 //! the store in batches: a database write per token would put the store on the hot path,
-//! and dormancy is judged in days, so a minute's delay changes nothing.
+//! and dormancy is judged in days, so a delay of one sweep interval changes nothing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

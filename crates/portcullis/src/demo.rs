@@ -554,6 +554,18 @@ Copy and paste:
   curl -s --cacert $CA -H "Authorization: Bearer $ADMIN_TOKEN" "$ADMIN/admin/v1/audit/events?client_id=finch-lending-prod"
   curl -s --cacert $CA -H "Authorization: Bearer $ADMIN_TOKEN" $ADMIN/admin/v1/audit/checkpoint
 
+  # 8. Governance from the CLI: propose a partner, record its use case, ask to move it on;
+  #    a second person (the demo approver) decides. Self-approval is refused.
+  export D="--demo {dir}/demo.json"
+  $PC partners create --id orbit --name "Orbit Pay" --risk-tier high $D
+  $PC partners onboarding orbit $D
+  echo '{{"business_objective":"Affordability checks","data_elements":["balances"],"scopes":["balances:read"],"regulatory_constraints":["PSD2 AIS"],"success_criteria":["decision within a minute"]}}' \
+       | $PC partners use-case set orbit --file - $D
+  $PC partners transition orbit --to due_diligence --justification "use case agreed" $D
+  $PC approvals list --status pending $D
+  $PC approvals approve <APPROVAL_ID> --justification "checked" $D --as-approver
+  $PC reviews list $D; $PC governance sweep $D; $PC reports compliance --format html --out report.html $D
+
   # Discovery: metadata and signing keys of each issuer
   curl -s --cacert $CA $GW/.well-known/oauth-authorization-server
   curl -s --cacert $CA {jwks}

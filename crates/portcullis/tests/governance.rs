@@ -83,7 +83,18 @@ async fn token(h: &Harness, signer: &JwsSigner, client_id: &str, env: Environmen
 
 #[tokio::test]
 async fn a_partner_goes_from_proposal_to_a_production_token_through_the_api_alone() {
-    let h = Harness::start_with_manual_clock().await;
+    onboarding_journey(Harness::start_with_manual_clock().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_onboarding_journey_works_on_postgres() {
+    let (url, db) = common::fresh_database().await;
+    onboarding_journey(Harness::start_with_manual_clock_and(|c| c.store.url = Some(url)).await)
+        .await;
+    common::drop_database(&db).await;
+}
+
+async fn onboarding_journey(h: Harness) {
     let approver = h.s("/approver_token");
     let auditor = token_with_role(&h, "auditor-ann", AdminRole::Auditor).await;
     let viewer = token_with_role(&h, "viewer-vic", AdminRole::Viewer).await;
@@ -509,15 +520,31 @@ async fn a_partner_goes_from_proposal_to_a_production_token_through_the_api_alon
     h.stop().await;
 }
 
+/// Short periods, so the demo's 90-day credentials outlive the story.
+fn short_periods(c: &mut portcullis::config::Config) {
+    c.governance.dormant_credential_days = 30;
+    c.governance.review_interval_days_medium = 40;
+    c.governance.review_grace_days = 14;
+}
+
 #[tokio::test]
 async fn overdue_reviews_suspend_and_dormant_credentials_are_revoked_on_the_injected_clock() {
-    // Short periods, so the demo's 90-day credentials outlive the story.
+    reviews_and_dormancy(Harness::start_with_manual_clock_and(short_periods).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviews_and_dormancy_work_on_postgres() {
+    let (url, db) = common::fresh_database().await;
     let h = Harness::start_with_manual_clock_and(|c| {
-        c.governance.dormant_credential_days = 30;
-        c.governance.review_interval_days_medium = 40;
-        c.governance.review_grace_days = 14;
+        short_periods(c);
+        c.store.url = Some(url);
     })
     .await;
+    reviews_and_dormancy(h).await;
+    common::drop_database(&db).await;
+}
+
+async fn reviews_and_dormancy(h: Harness) {
     let clock = h.clock.clone().unwrap();
     let sweep = || async { call(&h, "POST", "/admin/v1/governance/sweep", json!(null)).await };
     // The demo's partners predate reviews: the first sweep schedules one each.

@@ -8,37 +8,8 @@ use std::time::Instant;
 
 use common::*;
 use portcullis_core::Environment::{Production, Sandbox};
-use sqlx::Connection;
 
 const ISSUER: &str = "https://api.bank.test";
-
-fn admin_url() -> String {
-    std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database on the local PostgreSQL; fails (never skips) when it is unreachable.
-async fn fresh_database() -> (String, String) {
-    let admin_url = admin_url();
-    let mut admin = sqlx::postgres::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required ({admin_url}): {e}"));
-    let name = format!("portcullis_e2e_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    (format!("{base}/{name}"), name)
-}
-
-async fn drop_database(name: &str) {
-    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin_url()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-    }
-}
 
 async fn node(store_url: &str) -> Harness {
     let url = store_url.to_string();

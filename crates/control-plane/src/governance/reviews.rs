@@ -225,14 +225,7 @@ pub async fn sweep_now(
 /// whose review is overdue past the grace period, revoke dormant credentials.
 pub async fn sweep(state: &AdminState) -> Result<SweepResult, ApiError> {
     let mut result = SweepResult::default();
-    let uses = state.usage().drain();
-    if !uses.is_empty() {
-        if let Err(e) = state.store().record_client_use(&uses).await {
-            // Kept for the next run: losing them could revoke a credential in use.
-            state.usage().restore(uses);
-            return Err(e.into());
-        }
-    }
+    flush_usage(state).await?;
     let now = state.clock().now();
     let settings = state.settings().clone();
     let open = state
@@ -287,6 +280,19 @@ pub async fn sweep(state: &AdminState) -> Result<SweepResult, ApiError> {
     Ok(result)
 }
 
+/// Writes the credential use noted since the last flush to the store.
+async fn flush_usage(state: &AdminState) -> Result<(), ApiError> {
+    let uses = state.usage().drain();
+    if uses.is_empty() {
+        return Ok(());
+    }
+    state.store().record_client_use(&uses).await.map_err(|e| {
+        // Kept for the next run: losing them could revoke a credential in use.
+        state.usage().restore(uses);
+        e.into()
+    })
+}
+
 /// Runs the checks every `sweep_interval_seconds` until shutdown.
 pub fn spawn_sweeper(
     state: Arc<AdminState>,
@@ -315,7 +321,9 @@ pub fn spawn_sweeper(
                 }
             }
         }
-        // Last use recorded since the previous run.
-        let _ = sweep(&state).await;
+        // Keep the use noted since the last run; the checks themselves wait for the next start.
+        if let Err(e) = flush_usage(&state).await {
+            tracing::warn!(error = %e.0.detail, "credential use not recorded at shutdown");
+        }
     })
 }

@@ -118,7 +118,7 @@ async fn roles_bound_what_a_token_may_do() {
     assert!(body["detail"]
         .as_str()
         .unwrap()
-        .contains("role viewer may not"));
+        .contains("role viewer may read but not change"));
     let (status, _, body) = call_with(
         &app,
         "POST",
@@ -249,6 +249,23 @@ async fn hostile_bodies_get_4xx_problems_from_every_operation() {
                     body
                 );
                 assert_eq!(ct, "application/problem+json", "{method} {uri}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn read_only_roles_change_nothing_whatever_they_send() {
+    let (_dir, app) = setup().await;
+    for (method, path, _) in operations() {
+        if method == "GET" {
+            continue;
+        }
+        for token in ["viewer", "auditor"] {
+            for body in [None, Some("{}"), Some("{")] {
+                let uri = concrete(&path);
+                let (status, _, problem) = call_with(&app, &method, &uri, Some(token), body).await;
+                assert_eq!(status, 403, "{method} {uri} as {token}: {problem}");
             }
         }
     }

@@ -204,3 +204,24 @@ fn audit_acknowledgement_is_durable_unless_chosen_otherwise() {
     let err = parse(&typo).unwrap_err().to_string();
     assert!(err.contains("durable") && err.contains("written"), "{err}");
 }
+
+#[test]
+fn governance_settings_are_checked() {
+    let bad = format!(
+        "{GOOD}\n[governance]\ncredential_max_lifetime_days = 0\nrotation_overlap_hours = 500\nreview_grace_days = 400\nsweep_interval_seconds = 0\n"
+    );
+    let err = parse(&bad).unwrap_err().to_string();
+    for expected in [
+        "governance.credential_max_lifetime_days: 0 is outside 1..=366",
+        "governance.rotation_overlap_hours: 500 exceeds rotation_overlap_max_hours 168",
+        "governance.review_grace_days: 400 is outside 0..=365",
+        "governance.sweep_interval_seconds: must be at least 1",
+    ] {
+        assert!(err.contains(expected), "{expected} missing from: {err}");
+    }
+    let typo = format!("{GOOD}\n[governance]\nreview_days = 3\n");
+    assert!(parse(&typo)
+        .unwrap_err()
+        .to_string()
+        .contains("review_days"));
+}

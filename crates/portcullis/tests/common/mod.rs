@@ -491,3 +491,34 @@ pub fn assert_oauth_error(r: &Response<Bytes>, status: u16, error: &str, detail:
         "expected {detail:?} in {body}"
     );
 }
+
+/// PostgreSQL for end-to-end tests: `PORTCULLIS_TEST_POSTGRES_URL` or the local server.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database on the local PostgreSQL; fails (never skips) when it is unreachable.
+pub async fn fresh_database() -> (String, String) {
+    let admin_url = postgres_admin_url();
+    use sqlx::Connection;
+    let mut admin = sqlx::postgres::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required ({admin_url}): {e}"));
+    let name = format!("portcullis_e2e_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    (format!("{base}/{name}"), name)
+}
+
+pub async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&postgres_admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
