@@ -67,16 +67,7 @@ pub async fn put(
     admin.require(OPERATORS)?;
     let environment = parse_environment(&environment)?;
     // Whose grant it is comes before what is wrong with the change.
-    if state
-        .config_grants
-        .load()
-        .contains(&(partner_id.clone(), environment))
-    {
-        return Err(ApiError::conflict(
-            "grant-owned-by-configuration",
-            format!("the grant of {partner_id} in {environment} is stated in the configuration file; change it there and send SIGHUP, or remove it from the file and reload first"),
-        ));
-    }
+    check_not_config_owned(&state, &partner_id, environment)?;
     let mut problems = Vec::new();
     for (i, scope) in update.scopes.iter().enumerate() {
         let word = !scope.is_empty()
@@ -133,6 +124,26 @@ pub async fn put(
     )
     .await?;
     Ok(approvals::accepted(approval).into_response())
+}
+
+/// The configuration file owns some grants; changing them elsewhere would be undone by the
+/// next reload.
+pub fn check_not_config_owned(
+    state: &AdminState,
+    partner_id: &str,
+    environment: Environment,
+) -> Result<(), ApiError> {
+    if state
+        .config_grants
+        .load()
+        .contains(&(partner_id.to_string(), environment))
+    {
+        return Err(ApiError::conflict(
+            "grant-owned-by-configuration",
+            format!("the grant of {partner_id} in {environment} is stated in the configuration file; change it there and send SIGHUP, or remove it from the file and reload first"),
+        ));
+    }
+    Ok(())
 }
 
 /// Grants may be prepared for any partner still in the programme.

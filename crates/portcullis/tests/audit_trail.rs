@@ -186,7 +186,11 @@ async fn admin_changes_are_recorded_and_secrets_never_are() {
     .unwrap();
     assert_eq!(h.client(None).send(req).await.unwrap().status(), 200);
 
-    let r = admin_get(&h, "/admin/v1/audit/events?kind=admin_change").await;
+    let r = admin_get(
+        &h,
+        "/admin/v1/audit/events?kind=admin_change&action=credential.revoke",
+    )
+    .await;
     let changes = json_body(&r);
     let change = &changes.as_array().unwrap()[0];
     assert_eq!(change["action"], "credential.revoke");

@@ -715,6 +715,16 @@ async fn the_sla_report_matches_the_traffic_the_test_sent() {
         h.get(Environment::Production, &path, Some(&token), None)
             .await;
     }
+    // Refusals the partner earned (a scope it lacks) are not service the bank gave.
+    let r = h
+        .get(
+            Environment::Production,
+            &format!("/accounts/{account}/transactions"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 403);
     let period = format!("from={today}&to={}", today.next_day().unwrap());
     let r = h
         .admin(

@@ -41,6 +41,14 @@ pub trait PartnerStore: Send + Sync {
     async fn get_partner(&self, id: &str) -> StoreResult<Partner>;
     async fn list_partners(&self) -> StoreResult<Vec<Partner>>;
     async fn set_partner_status(&self, id: &str, status: PartnerStatus) -> StoreResult<()>;
+    /// Moves the partner from `from` to `to`; false (nothing changed) when it was no longer
+    /// in `from`: two changes raced, and the other won.
+    async fn move_partner(
+        &self,
+        id: &str,
+        from: PartnerStatus,
+        to: PartnerStatus,
+    ) -> StoreResult<bool>;
     async fn set_partner_risk_tier(&self, id: &str, tier: RiskTier) -> StoreResult<()>;
 }
 
@@ -108,6 +116,8 @@ pub trait GovernanceStore: Send + Sync {
     ) -> StoreResult<Vec<Review>>;
     /// Completes an open review; false when it was no longer open.
     async fn complete_review(&self, completed: &Review) -> StoreResult<bool>;
+    /// Moves the due date of an open review (its partner's risk tier changed).
+    async fn set_review_due(&self, id: &str, due_at: UnixSeconds) -> StoreResult<()>;
 }
 
 #[async_trait]

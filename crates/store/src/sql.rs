@@ -80,11 +80,17 @@ impl Backend {
     /// compared on; PostgreSQL gets the "C" collation so ordering is bytewise, as SQLite's
     /// BINARY collation is, whatever the cluster's locale.
     pub(crate) fn render_ddl(self, ddl: &str) -> String {
-        let (key, blob) = match self {
-            Backend::Sqlite => ("TEXT", "BLOB"),
-            Backend::Postgres => ("TEXT COLLATE \"C\"", "BYTEA"),
+        let (key, blob, unix_now) = match self {
+            Backend::Sqlite => ("TEXT", "BLOB", "CAST(strftime('%s', 'now') AS INTEGER)"),
+            Backend::Postgres => (
+                "TEXT COLLATE \"C\"",
+                "BYTEA",
+                "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+            ),
         };
-        ddl.replace("{key}", key).replace("{blob}", blob)
+        ddl.replace("{key}", key)
+            .replace("{blob}", blob)
+            .replace("{unix_now}", unix_now)
     }
 
     fn max_connections(self) -> u32 {
@@ -502,6 +508,38 @@ impl PartnerStore for SqlStore {
             ("partner", id),
         )
         .await
+    }
+
+    async fn move_partner(
+        &self,
+        id: &str,
+        from: PartnerStatus,
+        to: PartnerStatus,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query("UPDATE partners SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            // Tell "gone" from "moved meanwhile".
+            let exists = sqlx::query("SELECT id FROM partners WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            return if exists {
+                Ok(false)
+            } else {
+                Err(not_found("partner", id))
+            };
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn set_partner_risk_tier(&self, id: &str, tier: RiskTier) -> StoreResult<()> {

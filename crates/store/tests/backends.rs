@@ -813,9 +813,9 @@ async fn governance_records_round_trip(db: TestDb) {
     ));
 
     // Reviews: completed once only, by due date.
-    let review = |id: &str, due: i64| Review {
+    let review = |id: &str, partner: &str, due: i64| Review {
         id: id.into(),
-        partner_id: "acme".into(),
+        partner_id: partner.into(),
         status: ReviewStatus::Open,
         opened_at: T0,
         due_at: due,
@@ -823,9 +823,18 @@ async fn governance_records_round_trip(db: TestDb) {
         reviewer: None,
         decisions: vec![],
     };
-    s.create_review(&review("rev_b", T0 + 200)).await.unwrap();
-    s.create_review(&review("rev_a", T0 + 100)).await.unwrap();
-    let mut done = review("rev_a", T0 + 100);
+    s.create_review(&review("rev_b", "zeta", T0 + 200))
+        .await
+        .unwrap();
+    s.create_review(&review("rev_a", "acme", T0 + 100))
+        .await
+        .unwrap();
+    // One open review per partner.
+    assert!(matches!(
+        s.create_review(&review("rev_c", "acme", T0 + 300)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut done = review("rev_a", "acme", T0 + 100);
     done.status = ReviewStatus::Completed;
     done.completed_at = Some(T0 + 50);
     done.reviewer = Some("carol".into());
@@ -838,15 +847,44 @@ async fn governance_records_round_trip(db: TestDb) {
     assert!(s.complete_review(&done).await.unwrap());
     assert!(!s.complete_review(&done).await.unwrap());
     assert_eq!(s.get_review("rev_a").await.unwrap(), done);
+    // Completed, acme may have its next one.
+    s.create_review(&review("rev_c", "acme", T0 + 300))
+        .await
+        .unwrap();
     let open: Vec<_> = s
-        .list_reviews(Some("acme"), Some(ReviewStatus::Open))
+        .list_reviews(None, Some(ReviewStatus::Open))
         .await
         .unwrap()
         .into_iter()
         .map(|r| r.id)
         .collect();
-    assert_eq!(open, ["rev_b"]);
-    assert_eq!(s.list_reviews(None, None).await.unwrap().len(), 2);
+    assert_eq!(open, ["rev_b", "rev_c"]);
+    assert_eq!(s.list_reviews(Some("acme"), None).await.unwrap().len(), 2);
+    s.set_review_due("rev_c", T0 + 50).await.unwrap();
+    assert_eq!(s.get_review("rev_c").await.unwrap().due_at, T0 + 50);
+    assert!(matches!(
+        s.set_review_due("rev_a", T0).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // A move applies only from the state it was decided on.
+    assert!(s
+        .move_partner("zeta", PartnerStatus::Production, PartnerStatus::Suspended)
+        .await
+        .unwrap());
+    assert!(!s
+        .move_partner("zeta", PartnerStatus::Production, PartnerStatus::Offboarded)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_partner("zeta").await.unwrap().status,
+        PartnerStatus::Suspended
+    );
+    assert!(matches!(
+        s.move_partner("ghost", PartnerStatus::Production, PartnerStatus::Suspended)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     // Credential use only moves forward and does not disturb the data plane's revision.
     let c = jwt_client("acme-prod", "acme", Environment::Production);

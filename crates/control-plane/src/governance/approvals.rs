@@ -107,11 +107,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Approval>>, ApiError> {
     admin.require(READERS)?;
-    let status = q
-        .status
-        .map(|s| s.parse::<ApprovalStatus>())
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid-request", e.to_string()))?;
+    let status = super::parse_filter::<ApprovalStatus>(q.status)?;
     Ok(Json(
         state
             .store()
@@ -284,6 +280,7 @@ pub async fn check(state: &AdminState, approval: &Approval) -> Result<(), ApiErr
         ApprovalKind::Grant => {
             let grant: Grant =
                 serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            crate::grants::check_not_config_owned(state, &grant.partner_id, grant.environment)?;
             crate::grants::check_grantable(state, &grant.partner_id).await
         }
         ApprovalKind::Credential => {
@@ -314,7 +311,19 @@ async fn apply(state: &AdminState, admin: &Admin, approval: &Approval) -> Result
             let change: TransitionChange =
                 serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
             let partner = state.store().get_partner(&approval.partner_id).await?;
-            let moved = lifecycle::apply(state, &actor, &partner, change.to).await?;
+            if partner.status != change.from {
+                return Err(ApiError::conflict(
+                    "state-changed",
+                    format!(
+                        "{} moved to {} meanwhile",
+                        partner.id,
+                        partner.status.as_str()
+                    ),
+                ));
+            }
+            let moved =
+                lifecycle::apply(state, &actor, &partner, change.to, &approval.justification)
+                    .await?;
             Ok(format!("{} is {}", moved.id, moved.status.as_str()))
         }
         ApprovalKind::Grant => {

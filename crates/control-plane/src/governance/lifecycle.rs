@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::evidence::{DueDiligence, Evidence, SecurityAssessment, UseCase};
 use super::new_id;
-use super::traffic::{summarize, OperationTraffic};
+use super::traffic::{summarize, Counting, OperationTraffic};
 use crate::error::ApiError;
 use crate::routes::AdminState;
 
@@ -189,7 +189,14 @@ pub async fn sandbox_evidence(
         .await?
         .map(|u| u.scopes.into_iter().collect())
         .unwrap_or_default();
-    let traffic = summarize(state, partner_id, Environment::Sandbox, None, None).await?;
+    let traffic = summarize(
+        state,
+        partner_id,
+        Environment::Sandbox,
+        (None, None),
+        Counting::Everything,
+    )
+    .await?;
     let scopes = state.operation_scopes();
     let mut exercised = BTreeSet::new();
     let mut operations = Vec::new();
@@ -242,13 +249,25 @@ pub async fn apply(
     actor: &str,
     partner: &Partner,
     to: PartnerStatus,
+    justification: &str,
 ) -> Result<Partner, ApiError> {
     let id = partner.id.as_str();
-    state.store().set_partner_status(id, to).await?;
+    // Only from the state the decision was made on: a concurrent offboarding (or any other
+    // move) wins, and this one is refused rather than undoing it.
+    if !state.store().move_partner(id, partner.status, to).await? {
+        return Err(ApiError::conflict(
+            "state-changed",
+            format!(
+                "{id} is no longer {}; it moved meanwhile, so this change was not applied",
+                partner.status.as_str()
+            ),
+        ));
+    }
     let mut target = BTreeMap::from([
         ("partner_id".to_string(), id.to_string()),
         ("from".to_string(), partner.status.as_str().to_string()),
         ("to".to_string(), to.as_str().to_string()),
+        ("justification".to_string(), justification.to_string()),
     ]);
     if to == PartnerStatus::Offboarded {
         let mut revoked = Vec::new();
@@ -261,10 +280,28 @@ pub async fn apply(
                 revoked.push(client.client_id);
             }
         }
+        let mut removed = Vec::new();
         for environment in Environment::ALL {
-            state.store().delete_grant(id, environment).await?;
+            if state.store().delete_grant(id, environment).await? {
+                removed.push(environment.as_str());
+            }
+        }
+        // Nothing is left to review.
+        for review in state
+            .store()
+            .list_reviews(Some(id), Some(ReviewStatus::Open))
+            .await?
+        {
+            let closed = Review {
+                status: ReviewStatus::Completed,
+                completed_at: Some(state.clock().now()),
+                reviewer: Some(actor.to_string()),
+                ..review
+            };
+            state.store().complete_review(&closed).await?;
         }
         target.insert("credentials_revoked".into(), revoked.join(" "));
+        target.insert("grants_removed".into(), removed.join(" "));
     }
     if to == PartnerStatus::Production && partner.status == PartnerStatus::SecurityAssessment {
         let now = state.clock().now();

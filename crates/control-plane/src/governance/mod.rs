@@ -130,3 +130,13 @@ pub(crate) fn new_id(prefix: &str) -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}_{hex}")
 }
+
+/// An optional `?status=` style filter, parsed; 400 naming the allowed values otherwise.
+pub(crate) fn parse_filter<T>(text: Option<String>) -> Result<Option<T>, crate::error::ApiError>
+where
+    T: std::str::FromStr<Err = portcullis_core::UnknownValue>,
+{
+    text.map(|s| s.parse::<T>())
+        .transpose()
+        .map_err(|e| crate::error::ApiError::bad_request("invalid-request", e.to_string()))
+}

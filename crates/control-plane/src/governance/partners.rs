@@ -108,6 +108,21 @@ pub async fn set_risk_tier(
         .store()
         .set_partner_risk_tier(&id, body.risk_tier)
         .await?;
+    // The open review follows the new tier's interval from when it was opened.
+    let interval = state.settings().review_interval_seconds(body.risk_tier);
+    for review in state
+        .store()
+        .list_reviews(
+            Some(&id),
+            Some(portcullis_core::governance::ReviewStatus::Open),
+        )
+        .await?
+    {
+        state
+            .store()
+            .set_review_due(&review.id, review.opened_at + interval)
+            .await?;
+    }
     state
         .record_as(
             &admin.0.name,
@@ -182,8 +197,14 @@ pub async fn transition(
         ));
     }
     if !kind.needs_approval() {
-        let actor = format!("{} ({})", admin.0.name, body.justification.trim());
-        let moved = lifecycle::apply(&state, &actor, &partner, body.to).await?;
+        let moved = lifecycle::apply(
+            &state,
+            &admin.0.name,
+            &partner,
+            body.to,
+            body.justification.trim(),
+        )
+        .await?;
         return Ok(Json(moved).into_response());
     }
     let missing = lifecycle::missing_for(&state, &partner, body.to).await?;

@@ -16,7 +16,7 @@ use time::{Date, Month};
 
 use super::evidence::{day_of, parse_date, start_of, Contract};
 use super::lifecycle::load;
-use super::traffic::{summarize, usage_by_partner};
+use super::traffic::{summarize, usage_by_partner, Counting};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::routes::{AdminState, READERS};
@@ -85,12 +85,19 @@ pub async fn sla(
             format!("{id} has no contract; record one (PUT /admin/v1/partners/{id}/contract) to measure against"),
         )
     })?;
+    // Only the part of the period the contract covers (its end day included).
+    let starts = parse_date("starts_on", &contract.starts_on).unwrap_or(from);
+    let ends = parse_date("ends_on", &contract.ends_on)
+        .ok()
+        .and_then(|d| d.next_day())
+        .unwrap_or(to);
+    let (from, to) = (from.max(starts), to.min(ends).max(from.max(starts)));
     let t = summarize(
         &state,
         &id,
         Environment::Production,
-        Some(start_of(from) * 1000),
-        Some(start_of(to) * 1000),
+        (Some(start_of(from) * 1000), Some(start_of(to) * 1000)),
+        Counting::Served,
     )
     .await?;
     let availability =
@@ -174,13 +181,18 @@ pub async fn compliance(
             .filter(|g| g.partner_id == p.id)
             .map(|g| {
                 // The approval that set this grant as it stands, if it went through one.
-                let approved = approvals.iter().find(|a| {
-                    a.partner_id == p.id
-                        && a.kind == ApprovalKind::Grant
-                        && a.status == ApprovalStatus::Approved
-                        && a.change.get("environment").and_then(Value::as_str)
-                            == Some(g.environment.as_str())
-                });
+                let approved = approvals
+                    .iter()
+                    .filter(|a| {
+                        a.partner_id == p.id
+                            && a.kind == ApprovalKind::Grant
+                            && a.status == ApprovalStatus::Approved
+                            && a.change.get("environment").and_then(Value::as_str)
+                                == Some(g.environment.as_str())
+                    })
+                    // The one applied last is the one that set the grant as it stands
+                    // (a later access review may have reduced it since; see reviews).
+                    .max_by_key(|a| a.decided_at);
                 json!({
                     "environment": g.environment,
                     "scopes": g.scopes,

@@ -39,11 +39,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Review>>, ApiError> {
     admin.require(READERS)?;
-    let status = q
-        .status
-        .map(|s| s.parse::<ReviewStatus>())
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid-request", e.to_string()))?;
+    let status = super::parse_filter::<ReviewStatus>(q.status)?;
     Ok(Json(
         state
             .store()
@@ -101,6 +97,9 @@ pub async fn decide(
             ));
             continue;
         };
+        if d.decision != ReviewOutcome::Keep {
+            crate::grants::check_not_config_owned(&state, &grant.partner_id, grant.environment)?;
+        }
         match (d.decision, &d.scopes) {
             (ReviewOutcome::Reduce, Some(scopes)) if !scopes.is_empty() => {
                 for scope in scopes.iter().filter(|s| !grant.scopes.contains(s)) {
@@ -168,29 +167,38 @@ pub async fn decide(
         }
     }
     let partner = state.store().get_partner(&completed.partner_id).await?;
-    let next = schedule(&state, &partner, now).await?;
+    let mut target = BTreeMap::from([
+        ("review_id".to_string(), id.clone()),
+        ("partner_id".to_string(), completed.partner_id.clone()),
+        (
+            "decisions".to_string(),
+            serde_json::to_string(&completed.decisions).unwrap_or_default(),
+        ),
+    ]);
+    // Reviews follow production access (a suspended partner is reviewed before it returns).
+    if matches!(
+        partner.status,
+        PartnerStatus::Production | PartnerStatus::Suspended
+    ) {
+        if let Some(next) = schedule(&state, &partner, now).await? {
+            target.insert("next_review_id".into(), next.id);
+            target.insert("next_review_due_at".into(), next.due_at.to_string());
+        }
+    }
     state
-        .record_as(
-            &admin.0.name,
-            "review.complete",
-            BTreeMap::from([
-                ("review_id".to_string(), id.clone()),
-                ("partner_id".to_string(), completed.partner_id.clone()),
-                (
-                    "decisions".to_string(),
-                    serde_json::to_string(&completed.decisions).unwrap_or_default(),
-                ),
-                ("next_review_id".to_string(), next.id),
-                ("next_review_due_at".to_string(), next.due_at.to_string()),
-            ]),
-        )
+        .record_as(&admin.0.name, "review.complete", target)
         .await?;
     tracing::info!(admin = %admin.0.name, review_id = %id, partner_id = %completed.partner_id, "access review completed");
     Ok(Json(state.store().get_review(&id).await?))
 }
 
-/// Opens the partner's next review, due one risk-tier interval from `from`.
-async fn schedule(state: &AdminState, partner: &Partner, from: i64) -> Result<Review, ApiError> {
+/// Opens the partner's next review, due one risk-tier interval from `from`; `None` when
+/// one is open already (another node, or a concurrent completion, got there first).
+async fn schedule(
+    state: &AdminState,
+    partner: &Partner,
+    from: i64,
+) -> Result<Option<Review>, ApiError> {
     let review = Review {
         id: new_id("rev"),
         partner_id: partner.id.clone(),
@@ -201,8 +209,12 @@ async fn schedule(state: &AdminState, partner: &Partner, from: i64) -> Result<Re
         reviewer: None,
         decisions: Vec::new(),
     };
-    state.store().create_review(&review).await?;
-    Ok(review)
+    match state.store().create_review(&review).await {
+        Ok(()) => {}
+        Err(portcullis_store::StoreError::Conflict { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(review))
 }
 
 /// What one run of the scheduled checks did.
@@ -235,16 +247,32 @@ pub async fn sweep(state: &AdminState) -> Result<SweepResult, ApiError> {
     for partner in state.store().list_partners().await? {
         let reviews: Vec<&Review> = open.iter().filter(|r| r.partner_id == partner.id).collect();
         if partner.status == PartnerStatus::Production && reviews.is_empty() {
-            result
-                .reviews_opened
-                .push(schedule(state, &partner, now).await?.id);
+            if let Some(review) = schedule(state, &partner, now).await? {
+                state
+                    .record_as(
+                        SWEEP_ACTOR,
+                        "review.open",
+                        BTreeMap::from([
+                            ("review_id".to_string(), review.id.clone()),
+                            ("partner_id".to_string(), partner.id.clone()),
+                            ("due_at".to_string(), review.due_at.to_string()),
+                        ]),
+                    )
+                    .await?;
+                result.reviews_opened.push(review.id);
+            }
         }
         let grace = i64::from(settings.review_grace_days) * DAY;
         if let Some(overdue) = reviews.iter().find(|r| r.due_at + grace <= now) {
             if partner.status == PartnerStatus::Production {
-                let actor = format!("{SWEEP_ACTOR} (review {} overdue)", overdue.id);
-                lifecycle::apply(state, &actor, &partner, PartnerStatus::Suspended).await?;
-                result.partners_suspended.push(partner.id.clone());
+                let why = format!("access review {} overdue", overdue.id);
+                let suspended = PartnerStatus::Suspended;
+                match lifecycle::apply(state, SWEEP_ACTOR, &partner, suspended, &why).await {
+                    Ok(_) => result.partners_suspended.push(partner.id.clone()),
+                    // Moved meanwhile (offboarded, suspended by hand): nothing to do.
+                    Err(e) if e.0.status == http::StatusCode::CONFLICT => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
@@ -300,7 +328,9 @@ pub fn spawn_sweeper(
 ) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(state.settings().sweep_interval_seconds);
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
+        // The first run one interval after start, not at once: credential use is only
+        // known from the tokens issued since.
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -83,12 +83,22 @@ impl TrafficSummary {
 }
 
 /// The gateway requests of `partner_id` in `environment` within `[from_ms, to_ms)`.
+/// Which requests a summary counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Every answer, refusals included (sandbox evidence: a 403 handled is an error handled).
+    Everything,
+    /// What the gateway let through to the bank, plus its own failures (5xx): the service
+    /// an SLA measures. A 401 or 429 the partner earned is not unavailability.
+    Served,
+}
+
 pub async fn summarize(
     state: &AdminState,
     partner_id: &str,
     environment: Environment,
-    from_ms: Option<i64>,
-    to_ms: Option<i64>,
+    (from_ms, to_ms): (Option<i64>, Option<i64>),
+    counting: Counting,
 ) -> Result<TrafficSummary, ApiError> {
     let dir = state.audit().dir().to_path_buf();
     let filter = Filter {
@@ -104,7 +114,11 @@ pub async fn summarize(
         let mut summary = TrafficSummary::default();
         scan(&dir, &filter, |entry| {
             let e = &entry.event;
-            if e.kind == EventKind::GatewayRequest && e.environment == Some(environment) {
+            let refused =
+                e.decision == portcullis_audit::Decision::Deny && e.status.is_none_or(|s| s < 500);
+            let counted = counting == Counting::Everything || !refused;
+            if counted && e.kind == EventKind::GatewayRequest && e.environment == Some(environment)
+            {
                 if let Some(status) = e.status {
                     summary.add(&e.action, status, e.latency_us, e.time_ms);
                 }

@@ -3,6 +3,7 @@
 //! (a partner's status, a grant, a credential) go through the other stores and do.
 
 use async_trait::async_trait;
+use portcullis_core::clock::UnixSeconds;
 use portcullis_core::governance::{Approval, ApprovalStatus, Review, ReviewStatus, StoredDocument};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -269,6 +270,20 @@ impl GovernanceStore for SqlStore {
             .iter()
             .map(review_from_row)
             .collect()
+    }
+
+    async fn set_review_due(&self, id: &str, due_at: UnixSeconds) -> StoreResult<()> {
+        let updated =
+            sqlx::query("UPDATE reviews SET due_at = $1 WHERE id = $2 AND status = 'open'")
+                .bind(due_at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(not_found("open review", id));
+        }
+        Ok(())
     }
 
     async fn complete_review(&self, completed: &Review) -> StoreResult<bool> {

@@ -95,6 +95,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             "UPDATE partners SET status = 'production' WHERE status = 'active'",
             "ALTER TABLE partners ADD COLUMN risk_tier TEXT NOT NULL DEFAULT 'medium'",
             "ALTER TABLE clients ADD COLUMN last_used_at BIGINT",
+            // Use was not recorded before: count existing credentials as used now, or the
+            // first dormancy check would revoke every old credential, busy ones included.
+            "UPDATE clients SET last_used_at = {unix_now}",
             "ALTER TABLE grants ADD COLUMN justifications TEXT NOT NULL DEFAULT '{}'",
             // Evidence and contracts: JSON documents read and replaced whole, one per kind.
             "CREATE TABLE partner_documents (
@@ -132,6 +135,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             decisions TEXT NOT NULL DEFAULT '[]'
         )",
             "CREATE INDEX reviews_by_partner ON reviews (partner_id, due_at)",
+            // One open review per partner, even with several nodes sweeping.
+            "CREATE UNIQUE INDEX reviews_one_open ON reviews (partner_id) WHERE status = 'open'",
         ],
     },
 ];
