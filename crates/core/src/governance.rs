@@ -29,6 +29,8 @@ pub enum ApprovalKind {
     Grant,
     /// A production credential, new or rotating an old one.
     Credential,
+    /// A lower risk tier (reviewed less often).
+    RiskTier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,6 +115,7 @@ pub struct Review {
 
 text_enum!(ApprovalKind, "kind", {
     Transition => "transition", Grant => "grant", Credential => "credential",
+    RiskTier => "risk_tier",
 });
 text_enum!(ApprovalStatus, "status", {
     Pending => "pending", Approved => "approved", Rejected => "rejected", Failed => "failed",

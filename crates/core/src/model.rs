@@ -100,7 +100,10 @@ impl PartnerStatus {
 }
 
 /// How closely a partner is watched: sets how often its access is reviewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+/// Ordered low to high: lowering a partner's tier (fewer reviews) is a loosening.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskTier {
     Low,

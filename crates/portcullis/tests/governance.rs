@@ -339,6 +339,41 @@ async fn onboarding_journey(h: Harness) {
         "high risk: 90 days"
     );
 
+    // Lowering the risk tier (fewer reviews) needs a second person; raising it does not.
+    let (status, body) = call(
+        &h,
+        "PUT",
+        &format!("/admin/v1/partners/{p}/risk-tier"),
+        json!({"risk_tier": "low", "justification": "two clean quarters"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    h.approve(body["id"].as_str().unwrap()).await;
+    let r = h
+        .admin(
+            "GET",
+            &format!("/admin/v1/reviews?partner_id={p}&status=open"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        json_body(&r)[0]["due_at"].as_i64().unwrap(),
+        h.now() + 365 * DAY,
+        "low risk: 365 days"
+    );
+    let (status, body) = call(
+        &h,
+        "PUT",
+        &format!("/admin/v1/partners/{p}/risk-tier"),
+        json!({"risk_tier": "high", "justification": "incident"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["risk_tier"].as_str()),
+        (200, Some("high")),
+        "{body}"
+    );
+
     // Production grant and credential, each through approval.
     h.put_grant(
         p,

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::credentials::{self, CredentialChange};
 use super::lifecycle;
 use super::new_id;
+use super::partners::{apply_risk_tier, RiskTierChange};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::routes::{AdminState, READERS};
@@ -288,6 +289,22 @@ pub async fn check(state: &AdminState, approval: &Approval) -> Result<(), ApiErr
                 serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
             credentials::check(state, &change).await
         }
+        ApprovalKind::RiskTier => {
+            let change: RiskTierChange =
+                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let partner = state.store().get_partner(&approval.partner_id).await?;
+            if partner.risk_tier != change.from {
+                return Err(ApiError::conflict(
+                    "state-changed",
+                    format!(
+                        "{} is {} risk now; file a new request",
+                        partner.id,
+                        partner.risk_tier.as_str()
+                    ),
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -346,6 +363,19 @@ async fn apply(state: &AdminState, admin: &Admin, approval: &Approval) -> Result
                 client.client_id,
                 client.expires_at.unwrap_or_default()
             ))
+        }
+        ApprovalKind::RiskTier => {
+            let change: RiskTierChange =
+                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let moved = apply_risk_tier(
+                state,
+                &actor,
+                &approval.partner_id,
+                change,
+                &approval.justification,
+            )
+            .await?;
+            Ok(format!("{} is {} risk", moved.id, moved.risk_tier.as_str()))
         }
     }
 }

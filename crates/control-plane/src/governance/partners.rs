@@ -90,12 +90,14 @@ pub struct RiskTierBody {
     justification: String,
 }
 
+/// Raising the tier (more frequent reviews) applies at once; lowering it is a loosening,
+/// filed for a second person's approval (202).
 pub async fn set_risk_tier(
     admin: Admin,
     State(state): State<Arc<AdminState>>,
     Path(id): Path<String>,
     Json(body): Json<RiskTierBody>,
-) -> Result<Json<Partner>, ApiError> {
+) -> Result<Response, ApiError> {
     admin.require(OPERATORS)?;
     if body.justification.trim().is_empty() {
         return Err(ApiError::bad_request(
@@ -104,16 +106,61 @@ pub async fn set_risk_tier(
         ));
     }
     let before = state.store().get_partner(&id).await?;
-    state
-        .store()
-        .set_partner_risk_tier(&id, body.risk_tier)
-        .await?;
-    // The open review follows the new tier's interval from when it was opened.
-    let interval = state.settings().review_interval_seconds(body.risk_tier);
+    let change = RiskTierChange {
+        from: before.risk_tier,
+        to: body.risk_tier,
+    };
+    if body.risk_tier >= before.risk_tier {
+        let partner =
+            apply_risk_tier(&state, &admin.0.name, &id, change, &body.justification).await?;
+        return Ok(Json(partner).into_response());
+    }
+    let approval = approvals::request(
+        &state,
+        &admin,
+        &id,
+        ApprovalKind::RiskTier,
+        serde_json::to_value(change).map_err(|_| ApiError::internal("change not encodable"))?,
+        &body.justification,
+    )
+    .await?;
+    Ok(approvals::accepted(approval).into_response())
+}
+
+/// A change of risk tier, as an approval applies it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskTierChange {
+    pub from: RiskTier,
+    pub to: RiskTier,
+}
+
+/// Sets the tier and moves the open review's due date to the new interval (counted from
+/// when the review was opened).
+pub async fn apply_risk_tier(
+    state: &AdminState,
+    actor: &str,
+    id: &str,
+    change: RiskTierChange,
+    justification: &str,
+) -> Result<Partner, ApiError> {
+    let current = state.store().get_partner(id).await?;
+    if current.risk_tier != change.from {
+        return Err(ApiError::conflict(
+            "state-changed",
+            format!(
+                "{id} is {} risk now, not {}; file a new request",
+                current.risk_tier.as_str(),
+                change.from.as_str()
+            ),
+        ));
+    }
+    state.store().set_partner_risk_tier(id, change.to).await?;
+    let interval = state.settings().review_interval_seconds(change.to);
     for review in state
         .store()
         .list_reviews(
-            Some(&id),
+            Some(id),
             Some(portcullis_core::governance::ReviewStatus::Open),
         )
         .await?
@@ -125,17 +172,17 @@ pub async fn set_risk_tier(
     }
     state
         .record_as(
-            &admin.0.name,
+            actor,
             "partner.risk_tier",
             BTreeMap::from([
-                ("partner_id".to_string(), id.clone()),
-                ("from".to_string(), before.risk_tier.as_str().to_string()),
-                ("to".to_string(), body.risk_tier.as_str().to_string()),
-                ("justification".to_string(), body.justification),
+                ("partner_id".to_string(), id.to_string()),
+                ("from".to_string(), change.from.as_str().to_string()),
+                ("to".to_string(), change.to.as_str().to_string()),
+                ("justification".to_string(), justification.to_string()),
             ]),
         )
         .await?;
-    Ok(Json(state.store().get_partner(&id).await?))
+    Ok(state.store().get_partner(id).await?)
 }
 
 #[derive(Debug, Serialize)]
