@@ -810,3 +810,61 @@ async fn the_sla_report_matches_the_traffic_the_test_sent() {
     assert_eq!(json_body(&r)["requests"], 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_grant_is_in_force_only_within_its_validity_window() {
+    let h = Harness::start_with_manual_clock().await;
+    let clock = h.clock.clone().unwrap();
+    let nova = h.partner(common::NOVA);
+    let partner = nova["partner_id"].as_str().unwrap().to_string();
+    let now = h.now();
+    let all = json!({"allow": ["*"]});
+    h.put_grant(&partner, Environment::Sandbox, json!({"scopes": nova["scopes"],
+        "policy": {"fields": {"listAccounts": all}, "valid_from": now + 100, "valid_until": now + 1000}}))
+        .await;
+    // Before the window: no token, whatever the scopes.
+    let r = h
+        .token_response_jwt(
+            Environment::Sandbox,
+            h.assertion(common::NOVA, Environment::Sandbox, json!({})),
+            &[],
+        )
+        .await;
+    common::assert_oauth_error(&r, 400, "invalid_scope", "no scopes granted");
+    // Inside it: a token, and the gateway serves it.
+    clock.advance(100);
+    let token = h.token_jwt(common::NOVA, Environment::Sandbox).await;
+    assert_eq!(
+        h.status(Environment::Sandbox, "/accounts", Some(&token), None)
+            .await,
+        200
+    );
+    // At its end, a token that is itself still valid (100 s old) is refused.
+    clock.advance(800);
+    let token = h.token_jwt(common::NOVA, Environment::Sandbox).await;
+    clock.advance(100);
+    let r = h
+        .get(Environment::Sandbox, "/accounts", Some(&token), None)
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("validity window"));
+    // An empty window is refused when stated.
+    let r = h
+        .admin(
+            "PUT",
+            &format!("/admin/v1/partners/{partner}/grants/sandbox"),
+            Some(
+                json!({"scopes": nova["scopes"], "policy": {"valid_from": 10, "valid_until": 10}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(json_body(&r)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("policy.valid_until"));
+    h.stop().await;
+}

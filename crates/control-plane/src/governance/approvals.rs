@@ -10,14 +10,14 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use http::StatusCode;
 use portcullis_core::governance::{Approval, ApprovalKind, ApprovalStatus};
-use portcullis_core::{AdminRole, Grant, PartnerStatus};
+use portcullis_core::{AdminRole, Grant, Partner, PartnerStatus};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::credentials::{self, CredentialChange};
 use super::lifecycle;
 use super::new_id;
-use super::partners::{apply_risk_tier, RiskTierChange};
+use super::partners::{apply_risk_tier, tier_unchanged, RiskTierChange};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::routes::{AdminState, READERS};
@@ -41,7 +41,7 @@ pub async fn request(
     change: Value,
     justification: &str,
 ) -> Result<Approval, ApiError> {
-    require_justification(justification)?;
+    require_justification(justification, "say why this change is needed")?;
     let approval = Approval {
         id: new_id("apr"),
         partner_id: partner_id.to_string(),
@@ -76,11 +76,12 @@ pub fn accepted(approval: Approval) -> (StatusCode, Json<Value>) {
     (StatusCode::ACCEPTED, Json(body))
 }
 
-fn require_justification(text: &str) -> Result<(), ApiError> {
+/// 400 unless `text` says something; `why` tells the caller what to say.
+pub(crate) fn require_justification(text: &str, why: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
             "justification-required",
-            "justification: required; say why this change is needed",
+            format!("justification: required; {why}"),
         ));
     }
     Ok(())
@@ -209,7 +210,7 @@ async fn decidable(
     justification: &str,
 ) -> Result<Approval, ApiError> {
     admin.require(APPROVERS)?;
-    require_justification(justification)?;
+    require_justification(justification, "say why this change is needed")?;
     let approval = state.store().get_approval(id).await?;
     if approval.requested_by_id == admin.0.id || approval.requested_by == admin.0.name {
         return Err(ApiError::forbidden(
@@ -249,17 +250,19 @@ async fn decide(
     Ok(approval)
 }
 
-fn corrupt(approval: &Approval) -> ApiError {
-    tracing::error!(id = %approval.id, "stored approval change unreadable");
-    ApiError::internal("the stored change could not be read")
+/// The stored change of a request, typed.
+fn decode<T: serde::de::DeserializeOwned>(approval: &Approval) -> Result<T, ApiError> {
+    serde_json::from_value(approval.change.clone()).map_err(|_| {
+        tracing::error!(id = %approval.id, "stored approval change unreadable");
+        ApiError::internal("the stored change could not be read")
+    })
 }
 
 /// Whether the requested change could be applied now (409 naming what is missing if not).
 pub async fn check(state: &AdminState, approval: &Approval) -> Result<(), ApiError> {
     match approval.kind {
         ApprovalKind::Transition => {
-            let change: TransitionChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let change: TransitionChange = decode(approval)?;
             let partner = state.store().get_partner(&approval.partner_id).await?;
             if partner.status != change.from {
                 return Err(ApiError::conflict(
@@ -279,31 +282,19 @@ pub async fn check(state: &AdminState, approval: &Approval) -> Result<(), ApiErr
             Ok(())
         }
         ApprovalKind::Grant => {
-            let grant: Grant =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let grant: Grant = decode(approval)?;
             crate::grants::check_not_config_owned(state, &grant.partner_id, grant.environment)?;
             crate::grants::check_grantable(state, &grant.partner_id).await
         }
         ApprovalKind::Credential => {
-            let change: CredentialChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let change: CredentialChange = decode(approval)?;
             credentials::check(state, &change).await
         }
         ApprovalKind::RiskTier => {
-            let change: RiskTierChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
-            let partner = state.store().get_partner(&approval.partner_id).await?;
-            if partner.risk_tier != change.from {
-                return Err(ApiError::conflict(
-                    "state-changed",
-                    format!(
-                        "{} is {} risk now; file a new request",
-                        partner.id,
-                        partner.risk_tier.as_str()
-                    ),
-                ));
-            }
-            Ok(())
+            let change: RiskTierChange = decode(approval)?;
+            tier_unchanged(state, &approval.partner_id, change.from)
+                .await
+                .map(|_| ())
         }
     }
 }
@@ -325,27 +316,20 @@ async fn apply(state: &AdminState, admin: &Admin, approval: &Approval) -> Result
     let actor = format!("{} (approving {})", admin.0.name, approval.id);
     match approval.kind {
         ApprovalKind::Transition => {
-            let change: TransitionChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
-            let partner = state.store().get_partner(&approval.partner_id).await?;
-            if partner.status != change.from {
-                return Err(ApiError::conflict(
-                    "state-changed",
-                    format!(
-                        "{} moved to {} meanwhile",
-                        partner.id,
-                        partner.status.as_str()
-                    ),
-                ));
-            }
+            let change: TransitionChange = decode(approval)?;
+            // The move applies only from the state it was requested from; lifecycle's
+            // compare-and-set refuses it if the partner moved meanwhile.
+            let partner = Partner {
+                status: change.from,
+                ..state.store().get_partner(&approval.partner_id).await?
+            };
             let moved =
                 lifecycle::apply(state, &actor, &partner, change.to, &approval.justification)
                     .await?;
             Ok(format!("{} is {}", moved.id, moved.status.as_str()))
         }
         ApprovalKind::Grant => {
-            let grant: Grant =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let grant: Grant = decode(approval)?;
             crate::grants::store_grant(state, &actor, &grant).await?;
             Ok(format!(
                 "grant of {} in {} set to {}",
@@ -355,8 +339,7 @@ async fn apply(state: &AdminState, admin: &Admin, approval: &Approval) -> Result
             ))
         }
         ApprovalKind::Credential => {
-            let change: CredentialChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let change: CredentialChange = decode(approval)?;
             let client = credentials::apply(state, &actor, &change).await?;
             Ok(format!(
                 "credential {} created, expires at {}",
@@ -365,8 +348,7 @@ async fn apply(state: &AdminState, admin: &Admin, approval: &Approval) -> Result
             ))
         }
         ApprovalKind::RiskTier => {
-            let change: RiskTierChange =
-                serde_json::from_value(approval.change.clone()).map_err(|_| corrupt(approval))?;
+            let change: RiskTierChange = decode(approval)?;
             let moved = apply_risk_tier(
                 state,
                 &actor,

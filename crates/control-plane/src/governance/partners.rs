@@ -99,12 +99,7 @@ pub async fn set_risk_tier(
     Json(body): Json<RiskTierBody>,
 ) -> Result<Response, ApiError> {
     admin.require(OPERATORS)?;
-    if body.justification.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "justification-required",
-            "justification: required; say why the risk changed",
-        ));
-    }
+    approvals::require_justification(&body.justification, "say why the risk changed")?;
     let before = state.store().get_partner(&id).await?;
     let change = RiskTierChange {
         from: before.risk_tier,
@@ -135,6 +130,26 @@ pub struct RiskTierChange {
     pub to: RiskTier,
 }
 
+/// The partner, if its risk tier is still `from` (409 otherwise: decided on stale facts).
+pub async fn tier_unchanged(
+    state: &AdminState,
+    id: &str,
+    from: RiskTier,
+) -> Result<Partner, ApiError> {
+    let current = state.store().get_partner(id).await?;
+    if current.risk_tier != from {
+        return Err(ApiError::conflict(
+            "state-changed",
+            format!(
+                "{id} is {} risk now, not {}; file a new request",
+                current.risk_tier.as_str(),
+                from.as_str()
+            ),
+        ));
+    }
+    Ok(current)
+}
+
 /// Sets the tier and moves the open review's due date to the new interval (counted from
 /// when the review was opened).
 pub async fn apply_risk_tier(
@@ -144,17 +159,7 @@ pub async fn apply_risk_tier(
     change: RiskTierChange,
     justification: &str,
 ) -> Result<Partner, ApiError> {
-    let current = state.store().get_partner(id).await?;
-    if current.risk_tier != change.from {
-        return Err(ApiError::conflict(
-            "state-changed",
-            format!(
-                "{id} is {} risk now, not {}; file a new request",
-                current.risk_tier.as_str(),
-                change.from.as_str()
-            ),
-        ));
-    }
+    tier_unchanged(state, id, change.from).await?;
     state.store().set_partner_risk_tier(id, change.to).await?;
     let interval = state.settings().review_interval_seconds(change.to);
     for review in state
@@ -237,12 +242,7 @@ pub async fn transition(
     let partner = state.store().get_partner(&id).await?;
     let kind = lifecycle::classify(partner.status, body.to)
         .map_err(|detail| ApiError::conflict("illegal-transition", detail))?;
-    if body.justification.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "justification-required",
-            "justification: required; say why the partner should move",
-        ));
-    }
+    approvals::require_justification(&body.justification, "say why the partner should move")?;
     if !kind.needs_approval() {
         let moved = lifecycle::apply(
             &state,

@@ -64,22 +64,39 @@ fn review_from_row(row: &AnyRow) -> StoreResult<Review> {
     })
 }
 
-/// `WHERE` clauses for optional partner and status filters, numbered from `$1`.
-fn filters(partner_id: Option<&str>, status: Option<&str>) -> (String, Vec<String>) {
+/// The rows of `select` (columns and table) matching the optional partner and status
+/// filters, in `order`, decoded by `decode`.
+async fn select_filtered<T>(
+    store: &SqlStore,
+    select: &str,
+    (partner_id, status): (Option<&str>, Option<&str>),
+    order: &str,
+    decode: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let mut clauses = Vec::new();
     let mut binds = Vec::new();
     for (column, value) in [("partner_id", partner_id), ("status", status)] {
         if let Some(value) = value {
-            binds.push(value.to_string());
+            binds.push(value);
             clauses.push(format!("{column} = ${}", binds.len()));
         }
     }
-    let sql = if clauses.is_empty() {
+    let clause = if clauses.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
-    (sql, binds)
+    let sql = format!("SELECT {select} {clause} ORDER BY {order}");
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    query
+        .fetch_all(&store.pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
 #[async_trait]
@@ -171,20 +188,14 @@ impl GovernanceStore for SqlStore {
         partner_id: Option<&str>,
         status: Option<ApprovalStatus>,
     ) -> StoreResult<Vec<Approval>> {
-        let (clause, binds) = filters(partner_id, status.map(|s| s.as_str()));
-        let sql = format!(
-            "SELECT {APPROVAL_COLUMNS} FROM approvals {clause} ORDER BY requested_at DESC, id"
-        );
-        let mut query = sqlx::query(&sql);
-        for bind in binds {
-            query = query.bind(bind);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(approval_from_row)
-            .collect()
+        select_filtered(
+            self,
+            &format!("{APPROVAL_COLUMNS} FROM approvals"),
+            (partner_id, status.map(|s| s.as_str())),
+            "requested_at DESC, id",
+            approval_from_row,
+        )
+        .await
     }
 
     async fn decide_approval(&self, decided: &Approval) -> StoreResult<bool> {
@@ -258,18 +269,14 @@ impl GovernanceStore for SqlStore {
         partner_id: Option<&str>,
         status: Option<ReviewStatus>,
     ) -> StoreResult<Vec<Review>> {
-        let (clause, binds) = filters(partner_id, status.map(|s| s.as_str()));
-        let sql = format!("SELECT {REVIEW_COLUMNS} FROM reviews {clause} ORDER BY due_at, id");
-        let mut query = sqlx::query(&sql);
-        for bind in binds {
-            query = query.bind(bind);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(review_from_row)
-            .collect()
+        select_filtered(
+            self,
+            &format!("{REVIEW_COLUMNS} FROM reviews"),
+            (partner_id, status.map(|s| s.as_str())),
+            "due_at, id",
+            review_from_row,
+        )
+        .await
     }
 
     async fn set_review_due(&self, id: &str, due_at: UnixSeconds) -> StoreResult<()> {
