@@ -11,7 +11,7 @@ pub mod proxy;
 mod response;
 pub mod routes;
 mod strict;
-mod token_cache;
+pub mod token_cache;
 mod traffic;
 
 pub use pipeline::{Gateway, Limits, ResponseBody};

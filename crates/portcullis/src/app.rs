@@ -21,12 +21,12 @@ use portcullis_gateway::{Gateway, Limits, Upstream};
 use portcullis_policy::NetworkList;
 use portcullis_store::{SnapshotLoader, SqlStore, Store};
 use portcullis_tls::pki::DevPki;
-use portcullis_tls::{serve_https, ClientCertMode, ConnectionLimits};
+use portcullis_tls::{serve, ClientCertMode, ConnectionLimits, Transport};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{ClientCertificates, Config, BUILTIN_BANK};
+use crate::config::{ClientCertificates, Config, ListenerTransport, BUILTIN_BANK};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -46,6 +46,8 @@ macro_rules! ctx {
 #[derive(Debug, Clone)]
 pub struct ServedEnvironment {
     pub address: SocketAddr,
+    /// `https://ADDRESS`, or `http://ADDRESS` for a plain listener.
+    pub url: String,
     pub issuer: String,
 }
 
@@ -281,10 +283,14 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     for env in &config.environments {
         let listener = bind(env.listen, env.name.as_str()).await?;
         let address = ctx!(listener.local_addr(), "{}", env.name)?;
+        let scheme = match env.transport {
+            ListenerTransport::Https => "https",
+            ListenerTransport::Http => "http",
+        };
         let issuer = env
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("https://{address}"));
+            .unwrap_or_else(|| format!("{scheme}://{address}"));
         let upstream_url = if env.upstream_url == BUILTIN_BANK {
             format!(
                 "http://{}",
@@ -303,11 +309,17 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             ClientCertificates::Optional => ClientCertMode::Optional,
             ClientCertificates::Required => ClientCertMode::Required,
         };
-        let server_tls = ctx!(
-            portcullis_tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref(), mode),
-            "{} TLS",
-            env.name
-        )?;
+        let transport = match env.transport {
+            ListenerTransport::Https => Transport::Tls(ctx!(
+                portcullis_tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref(), mode),
+                "{} TLS",
+                env.name
+            )?),
+            ListenerTransport::Http => {
+                tracing::warn!(environment = %env.name, "plain HTTP listener: terminate TLS in front of it");
+                Transport::Plain
+            }
+        };
         let authorization_server = Arc::new(
             AuthorizationServer::new(
                 IssuerConfig {
@@ -343,15 +355,22 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             .with_trusted_proxies(trusted_proxies.clone())
             .with_field_hash_master(field_hash_master),
         );
-        tasks.push(tokio::spawn(serve_https(
+        tasks.push(tokio::spawn(serve(
             listener,
-            server_tls,
+            transport,
             connection_limits.clone(),
             shutdown_rx.clone(),
             move |request, conn| gateway.clone().handle_detached(request, conn),
         )));
         tracing::info!(environment = %env.name, %address, %issuer, upstream = %upstream_url, "gateway listening");
-        environments.insert(env.name, ServedEnvironment { address, issuer });
+        environments.insert(
+            env.name,
+            ServedEnvironment {
+                address,
+                url: format!("{scheme}://{address}"),
+                issuer,
+            },
+        );
     }
 
     let admin_listener = bind(config.admin.listen, "admin").await?;
@@ -383,9 +402,9 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             shutdown_rx.clone(),
         ),
     );
-    tasks.push(tokio::spawn(serve_https(
+    tasks.push(tokio::spawn(serve(
         admin_listener,
-        admin_tls,
+        Transport::Tls(admin_tls),
         connection_limits,
         shutdown_rx,
         move |request, _conn| {

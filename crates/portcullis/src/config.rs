@@ -147,6 +147,17 @@ pub enum ClientCertificates {
     Required,
 }
 
+/// What a gateway listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerTransport {
+    #[default]
+    Https,
+    /// Plain HTTP, only behind a load balancer that terminates TLS: no client
+    /// certificates, so no certificate-bound tokens.
+    Http,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
@@ -164,6 +175,9 @@ pub struct EnvironmentConfig {
     pub token_lifetime_seconds: i64,
     #[serde(default)]
     pub client_certificates: ClientCertificates,
+    /// `https` (default) or `http`.
+    #[serde(default)]
+    pub transport: ListenerTransport,
     /// FAPI 2.0: only certificate-bound (sender-constrained) tokens are issued and
     /// accepted. Every client must then present its certificate, `private_key_jwt`
     /// clients included. Default false.
@@ -429,6 +443,14 @@ impl Config {
                 err(
                     at("require_bound_tokens"),
                     "needs client_certificates = \"optional\" or \"required\"".into(),
+                );
+            }
+            if env.transport == ListenerTransport::Http
+                && env.client_certificates != ClientCertificates::None
+            {
+                err(
+                    at("transport"),
+                    "plain HTTP carries no client certificate: set client_certificates = \"none\" (and require_bound_tokens = false), or transport = \"https\"".into(),
                 );
             }
             if env.client_certificates != ClientCertificates::None

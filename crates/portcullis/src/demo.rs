@@ -86,6 +86,7 @@ pub fn demo_config(dir: &Path) -> Config {
         upstream_timeout_seconds: 10,
         token_lifetime_seconds: 300,
         client_certificates: ClientCertificates::Optional,
+        transport: Default::default(),
         require_bound_tokens: false,
         signing_algorithm: portcullis_core::SigningAlgorithm::ES256,
     };
@@ -412,7 +413,7 @@ pub async fn start_with_config(
     let bank = portcullis_sandbox::Bank::generate(BANK_SEED);
     let mut environments = json!({});
     for (env, served) in &running.environments {
-        let base = format!("https://{}", served.address);
+        let base = served.url.clone();
         environments[env.as_str()] = json!({
             "gateway_url": base,
             "token_url": format!("{}{}", served.issuer, portcullis_authorization_server::TOKEN_PATH),

@@ -137,7 +137,12 @@ fn resolve(args: &TokenArgs) -> Result<Resolved, String> {
     Ok(r)
 }
 
-fn client_assertion(client_id: &str, audience: &str, key_file: &Path) -> Result<String, String> {
+/// A fresh `private_key_jwt` client assertion (RFC 7523), valid for 60 s.
+pub fn client_assertion(
+    client_id: &str,
+    audience: &str,
+    key_file: &Path,
+) -> Result<String, String> {
     let der = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| format!("{}: not a PEM private key: {e}", key_file.display()))?;
     let signer = JwsSigner::from_pkcs8_any(String::new(), der.secret_der())

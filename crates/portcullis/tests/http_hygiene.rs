@@ -518,3 +518,98 @@ async fn unfilterable_upstream_answers_are_refused_not_passed_on() {
     }
     h.stop().await;
 }
+
+/// One request over a fresh plain-HTTP connection.
+async fn plain_http(address: &str, request: Request<Full<Bytes>>) -> (u16, Value) {
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_plain_http_listener_runs_the_whole_pipeline_and_speaks_no_tls() {
+    let h = Harness::start_with(|c| {
+        for env in &mut c.environments {
+            if env.name == Production {
+                env.transport = portcullis::config::ListenerTransport::Http;
+                env.client_certificates = portcullis::config::ClientCertificates::None;
+            }
+        }
+    })
+    .await;
+    let gateway = h.gateway(Production);
+    let issuer = h.issuer(Production);
+    assert!(gateway.starts_with("http://"), "{gateway}");
+    assert_eq!(issuer, gateway);
+    assert!(h
+        .gateway(portcullis_core::Environment::Sandbox)
+        .starts_with("https://"));
+    let address = gateway.trim_start_matches("http://").to_string();
+
+    // private_key_jwt over plain HTTP, the assertion addressed to the http:// issuer.
+    let key = h.partner(FINCH)["private_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let assertion =
+        portcullis::token_cmd::client_assertion(FINCH, &issuer, std::path::Path::new(&key))
+            .unwrap();
+    let form = serde_urlencoded::to_string([
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            portcullis_authorization_server::JWT_BEARER_ASSERTION,
+        ),
+        ("client_assertion", &assertion),
+    ])
+    .unwrap();
+    let token_request = Request::post("/oauth2/token")
+        .header("host", &address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .unwrap();
+    let (status, token) = plain_http(&address, token_request).await;
+    assert_eq!(status, 200, "{token}");
+    let token = token["access_token"].as_str().unwrap().to_string();
+
+    // Authenticated, authorized and filtered: Finch sees four account fields.
+    let account = h.s("/sample/account_id");
+    let get = |bearer: Option<&str>| {
+        let mut r = Request::get(format!("/accounts/{account}")).header("host", &address);
+        if let Some(t) = bearer {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Full::new(Bytes::new())).unwrap()
+    };
+    let (status, body) = plain_http(&address, get(Some(&token))).await;
+    assert_eq!(status, 200, "{body}");
+    let fields: Vec<&String> = body["Data"]["Account"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(fields, ["AccountId", "AccountType", "Currency", "Status"]);
+    let (status, _) = plain_http(&address, get(None)).await;
+    assert_eq!(status, 401);
+    let (status, _) = plain_http(&address, get(Some("not-a-token"))).await;
+    assert_eq!(status, 401);
+
+    // A TLS client gets no handshake from it.
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let handshake = tokio_rustls::TlsConnector::from(h.tls(None)).connect(
+        rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+        tcp,
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(5), handshake).await;
+    assert!(
+        matches!(outcome, Ok(Err(_))),
+        "a TLS handshake succeeded on a plain listener"
+    );
+    h.stop().await;
+}

@@ -12,4 +12,4 @@ mod server;
 pub use client::{HttpsClient, HttpsClientError};
 pub use config::{client_config, server_config, ClientCertMode, TlsError};
 pub use identity::PeerIdentity;
-pub use server::{serve_https, ConnectionInfo, ConnectionLimits};
+pub use server::{serve, ConnectionInfo, ConnectionLimits, Transport};

@@ -1,6 +1,6 @@
-//! The TLS accept loop every Portcullis listener runs: handshake within a deadline, the
-//! client certificate read once per connection, HTTP/1.1 with strict limits, and a
-//! graceful stop.
+//! The accept loop every Portcullis listener runs: TLS handshake within a deadline (or
+//! plain HTTP behind a terminating load balancer), the client certificate read once per
+//! connection, HTTP/1.1 with strict limits, and a graceful stop.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -51,11 +51,21 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves HTTPS on `listener` until `shutdown` turns true, then stops accepting and lets
-/// open connections finish, up to the drain timeout.
-pub async fn serve_https<H, F, B>(
+/// How a listener's connections arrive.
+#[derive(Clone)]
+pub enum Transport {
+    /// TLS terminated here, with the configuration's client-certificate mode.
+    Tls(Arc<rustls::ServerConfig>),
+    /// Plain HTTP/1.1, for a gateway behind a TLS-terminating load balancer. No client
+    /// certificate can be seen, so certificate-bound tokens cannot be used.
+    Plain,
+}
+
+/// Serves `transport` on `listener` until `shutdown` turns true, then stops accepting and
+/// lets open connections finish, up to the drain timeout.
+pub async fn serve<H, F, B>(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    transport: Transport,
     limits: ConnectionLimits,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     handler: H,
@@ -66,7 +76,10 @@ pub async fn serve_https<H, F, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let acceptor = TlsAcceptor::from(tls);
+    let acceptor = match &transport {
+        Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
+        Transport::Plain => None,
+    };
     let graceful = GracefulShutdown::new();
     loop {
         let (tcp, remote) = tokio::select! {
@@ -85,6 +98,10 @@ pub async fn serve_https<H, F, B>(
         let (acceptor, handler, limits) = (acceptor.clone(), handler.clone(), limits.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let Some(acceptor) = acceptor else {
+                let info = Arc::new(ConnectionInfo { remote, peer: None });
+                return serve_connection(tcp, info, &limits, handler, watcher).await;
+            };
             let tls = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp))
                 .await
             {
@@ -99,20 +116,7 @@ pub async fn serve_https<H, F, B>(
                 .and_then(|certs| certs.first())
                 .and_then(PeerIdentity::from_leaf);
             let info = Arc::new(ConnectionInfo { remote, peer });
-            let service = service_fn(move |request| {
-                let response = handler(request, info.clone());
-                async move { Ok::<_, Infallible>(response.await) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .max_headers(limits.max_headers)
-                .keep_alive(true);
-            let connection = http.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
-            }
+            serve_connection(tls, info, &limits, handler, watcher).await;
         });
     }
     drop(listener);
@@ -121,5 +125,37 @@ pub async fn serve_https<H, F, B>(
         _ = tokio::time::sleep(limits.drain_timeout) => {
             tracing::warn!("connections still open after the drain timeout; closing them");
         }
+    }
+}
+
+/// HTTP/1.1 keep-alive on one accepted connection, TLS or not, with the header limits.
+async fn serve_connection<IO, H, F, B>(
+    io: IO,
+    info: Arc<ConnectionInfo>,
+    limits: &ConnectionLimits,
+    handler: H,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, Arc<ConnectionInfo>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let remote = info.remote;
+    let service = service_fn(move |request| {
+        let response = handler(request, info.clone());
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    let connection = http.serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(%remote, error = %e, "connection ended with an error");
     }
 }

@@ -119,6 +119,35 @@ fn bound_tokens_need_client_certificates() {
 }
 
 #[test]
+fn plain_http_listeners_cannot_ask_for_client_certificates() {
+    let bad = GOOD.replace(
+        "upstream_url = \"builtin:sandbox-bank\"",
+        "upstream_url = \"builtin:sandbox-bank\"\ntransport = \"http\"\nclient_certificates = \"optional\"",
+    );
+    let err = parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("environments[0].transport: plain HTTP carries no client certificate"),
+        "{err}"
+    );
+    let ok = GOOD.replace(
+        "upstream_url = \"builtin:sandbox-bank\"",
+        "upstream_url = \"builtin:sandbox-bank\"\ntransport = \"http\"\nclient_certificates = \"none\"",
+    );
+    assert_eq!(
+        parse(&ok).unwrap().environments[0].transport,
+        ListenerTransport::Http
+    );
+    let unknown = GOOD.replace(
+        "upstream_url = \"builtin:sandbox-bank\"",
+        "upstream_url = \"builtin:sandbox-bank\"\ntransport = \"quic\"",
+    );
+    assert!(parse(&unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("transport"));
+}
+
+#[test]
 fn audit_settings_are_checked() {
     let bad = format!("{GOOD}\n[audit]\nqueue_capacity = 1\ncommit_delay_microseconds = 99999\nretention_days = 0\narchive_dir = \"x\"\n");
     let err = parse(&bad).unwrap_err().to_string();
