@@ -113,8 +113,12 @@ pub async fn run(args: Args) -> Result<(), String> {
         "path": format!("/accounts/{}", demo["sample"]["account_id"].as_str().unwrap_or_default()),
         "pid": std::process::id(),
     });
+    // Written whole, then renamed: bench/run reads it as soon as it appears.
     let file = args.dir.join("bench.json");
-    std::fs::write(&file, format!("{bench:#}")).map_err(|e| format!("{}: {e}", file.display()))?;
+    let partial = args.dir.join("bench.json.partial");
+    std::fs::write(&partial, format!("{bench:#}"))
+        .and_then(|()| std::fs::rename(&partial, &file))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     eprintln!("gateway ready: {}", file.display());
     portcullis::wait_for_signal().await;
     running.shutdown().await;
