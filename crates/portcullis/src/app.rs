@@ -283,14 +283,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
     for env in &config.environments {
         let listener = bind(env.listen, env.name.as_str()).await?;
         let address = ctx!(listener.local_addr(), "{}", env.name)?;
-        let scheme = match env.transport {
-            ListenerTransport::Https => "https",
-            ListenerTransport::Http => "http",
-        };
-        let issuer = env
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("{scheme}://{address}"));
+        let url = format!("{}://{address}", env.transport.scheme());
+        let issuer = env.issuer.clone().unwrap_or_else(|| url.clone());
         let upstream_url = if env.upstream_url == BUILTIN_BANK {
             format!(
                 "http://{}",
@@ -367,7 +361,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             env.name,
             ServedEnvironment {
                 address,
-                url: format!("{scheme}://{address}"),
+                url,
                 issuer,
             },
         );

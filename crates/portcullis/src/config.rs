@@ -158,6 +158,16 @@ pub enum ListenerTransport {
     Http,
 }
 
+impl ListenerTransport {
+    /// The URL scheme partners use for this listener.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ListenerTransport::Https => "https",
+            ListenerTransport::Http => "http",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
