@@ -13,7 +13,10 @@ pub mod segment;
 mod verify;
 
 pub use event::{Actor, AuditEvent, Decision, EventKind};
-pub use log::{Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, Slot};
+pub use log::{
+    Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, ConsistencyProof,
+    InclusionProof, ProofError, Slot, TreeView,
+};
 pub use verify::{verify_dir, VerifyError, VerifyReport};
 
 #[cfg(test)]

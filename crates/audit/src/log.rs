@@ -9,6 +9,7 @@
 //! still be lost; with written acknowledgement, once it is in the file. A failed write or
 //! fsync aborts the process: the log is never allowed to silently fall behind.
 
+pub(crate) mod tree;
 mod writer;
 
 use std::fs::{self, File, OpenOptions};
@@ -23,6 +24,8 @@ use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIG
 use crate::event::AuditEvent;
 use crate::merkle::{Frontier, Hash};
 use crate::segment::{list_segments, read_segment, segment_path, ReadProblem};
+use tree::CommittedTree;
+pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
 use writer::{Shared, Syncer, Tail};
 
 #[derive(Debug, Clone)]
@@ -134,10 +137,10 @@ impl Slot {
     }
 }
 
-/// What readers (proofs, queries) may see: leaf hashes of durable entries.
+/// What readers (proofs, queries) may see: the tree of durable entries.
 #[derive(Default)]
 pub struct Committed {
-    pub leaves: Vec<Hash>,
+    pub tree: CommittedTree,
     pub last_checkpoint: Option<Checkpoint>,
     /// Group commits (one write and one fsync each) since the log was opened.
     pub commits: u64,
@@ -184,8 +187,19 @@ impl AuditLog {
             tracing::warn!(key = %key_file.display(), "the audit checkpoint key is kept beside the log; set a separate checkpoint key file so the log's writers cannot re-sign it");
         }
         let key = load_or_create_key_at(&key_file, &dir).map_err(io_err(&key_file))?;
+        let last_checkpoint = last_checkpoint(&dir.join(CHECKPOINTS_FILE));
+        let checkpointed_size = last_checkpoint.as_ref().map(|c| c.tree_size);
         let mut frontier = Frontier::default();
-        let mut leaves = Vec::new();
+        let mut tree = CommittedTree::default();
+        // The root at the last checkpoint's size, met on the way.
+        let mut checkpointed_root = None;
+        let mut push = |frontier: &mut Frontier, leaf: Hash, position: Option<FramePosition>| {
+            frontier.push(leaf);
+            tree.push(leaf, position);
+            if Some(frontier.size()) == checkpointed_size {
+                checkpointed_root = Some(frontier.root());
+            }
+        };
         // Entries removed by retention live on as their leaf hashes.
         let pruned =
             crate::retention::read_pruned_leaves(&dir).map_err(|detail| AuditError::Corrupt {
@@ -194,10 +208,10 @@ impl AuditLog {
                 detail,
             })?;
         for leaf in &pruned {
-            frontier.push(*leaf);
+            push(&mut frontier, *leaf, None);
         }
-        leaves.extend_from_slice(&pruned);
         let pruned_count = pruned.len() as u64;
+        drop(pruned);
         let segments: Vec<_> = list_segments(&dir)
             .map_err(io_err(&dir))?
             .into_iter()
@@ -224,8 +238,11 @@ impl AuditLog {
                         frontier.size()
                     ));
                 }
-                frontier.push(frame.leaf);
-                leaves.push(frame.leaf);
+                let position = FramePosition {
+                    segment_first: *first,
+                    offset: frame.offset,
+                };
+                push(&mut frontier, frame.leaf, Some(position));
                 Ok(())
             })
             .map_err(io_err(path))?;
@@ -252,20 +269,16 @@ impl AuditLog {
             }
             current = Some((path.clone(), good_len));
         }
-        let last_checkpoint = last_checkpoint(&dir.join(CHECKPOINTS_FILE));
         // What survived must still be what was signed: recovery may only ever remove an
         // unacknowledged partial entry, never entries a checkpoint covers.
         if let Some(cp) = &last_checkpoint {
-            let covered = cp.tree_size as usize;
-            if covered > leaves.len()
-                || cp.root_hash() != Some(crate::merkle::root_of(&leaves[..covered]))
-            {
+            if checkpointed_root.is_none() || cp.root_hash() != checkpointed_root {
                 return Err(AuditError::Corrupt {
                     path: dir.join(CHECKPOINTS_FILE).display().to_string(),
                     offset: 0,
                     detail: format!(
                         "the log holds {} entries that do not match the last signed checkpoint (tree size {})",
-                        leaves.len(),
+                        frontier.size(),
                         cp.tree_size
                     ),
                 });
@@ -290,9 +303,8 @@ impl AuditLog {
                 .and_then(|f| f.sync_data())
                 .map_err(io_err(path))?;
         }
-        let checkpointed_size = last_checkpoint.as_ref().map(|c| c.tree_size);
         let committed = Arc::new(Mutex::new(Committed {
-            leaves,
+            tree,
             last_checkpoint,
             ..Committed::default()
         }));
@@ -303,11 +315,13 @@ impl AuditLog {
             tail: Mutex::new(Tail {
                 dir: dir.clone(),
                 segment: Arc::new(open_append(&segment_path)?),
+                segment_first: first_index_of(&segment_path).unwrap_or(frontier.size()),
                 segment_path,
                 segment_len,
                 segment_max_bytes: config.segment_max_bytes,
                 frontier,
                 unsynced: Vec::new(),
+                unsynced_tile_starts: Vec::new(),
                 buffer: Vec::with_capacity(64 * 1024),
                 max_unsynced: config.queue_capacity,
                 closed: false,
@@ -386,9 +400,20 @@ impl AuditLog {
         self.capacity - self.slots.available_permits()
     }
 
-    /// Leaf hashes of all durable entries and the latest checkpoint, for proofs.
+    /// The durable tree's size, the latest checkpoint, and commit counts.
     pub fn committed(&self) -> std::sync::MutexGuard<'_, Committed> {
         self.committed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Entries durable now.
+    pub fn committed_size(&self) -> u64 {
+        self.committed().tree.size()
+    }
+
+    /// A snapshot of the durable tree for proofs; they read the log's files, so compute
+    /// them off the async runtime.
+    pub fn tree_view(&self) -> TreeView {
+        TreeView::new(self.dir.clone(), self.committed().tree.clone())
     }
 
     /// Stops accepting entries, makes every written entry durable, writes a final
@@ -420,6 +445,11 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
+}
+
+/// The first entry's index, from a segment file's name.
+fn first_index_of(segment: &Path) -> Option<u64> {
+    segment.file_stem()?.to_str()?.parse().ok()
 }
 
 fn last_checkpoint(path: &Path) -> Option<Checkpoint> {

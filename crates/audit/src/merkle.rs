@@ -76,14 +76,14 @@ pub fn root_of(leaves: &[Hash]) -> Hash {
         0 => empty_root(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split(n as u64) as usize;
             node_hash(&root_of(&leaves[..k]), &root_of(&leaves[k..]))
         }
     }
 }
 
 /// The largest power of two strictly smaller than `n` (n >= 2).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     let mut k = 1;
     while k * 2 < n {
         k *= 2;
@@ -96,24 +96,8 @@ pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
     if index >= leaves.len() {
         return None;
     }
-    let mut proof = Vec::new();
-    path(index, leaves, &mut proof);
-    Some(proof)
-}
-
-fn path(m: usize, leaves: &[Hash], out: &mut Vec<Hash>) {
-    let n = leaves.len();
-    if n <= 1 {
-        return;
-    }
-    let k = split(n);
-    if m < k {
-        path(m, &leaves[..k], out);
-        out.push(root_of(&leaves[k..]));
-    } else {
-        path(m - k, &leaves[k..], out);
-        out.push(root_of(&leaves[..k]));
-    }
+    let mut roots = slice_roots(leaves);
+    inclusion_proof_with(index as u64, leaves.len() as u64, &mut roots).ok()
 }
 
 /// The consistency proof between the first `old_size` leaves and all of `leaves`
@@ -122,27 +106,92 @@ pub fn consistency_proof(old_size: usize, leaves: &[Hash]) -> Option<Vec<Hash>> 
     if old_size == 0 || old_size > leaves.len() {
         return None;
     }
-    let mut proof = Vec::new();
-    subproof(old_size, leaves, true, &mut proof);
-    Some(proof)
+    let mut roots = slice_roots(leaves);
+    consistency_proof_with(old_size as u64, leaves.len() as u64, &mut roots).ok()
 }
 
-fn subproof(m: usize, leaves: &[Hash], complete: bool, out: &mut Vec<Hash>) {
-    let n = leaves.len();
+fn slice_roots(
+    leaves: &[Hash],
+) -> impl FnMut(u64, u64) -> Result<Hash, std::convert::Infallible> + '_ {
+    |lo, hi| Ok(root_of(&leaves[lo as usize..hi as usize]))
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves, computed
+/// from `root(lo, hi)`, the MTH of leaves `lo..hi`. The algorithm asks only for the roots
+/// of nodes of the tree, and every such node starts at a multiple of the power of two
+/// at or above its width: a log can answer from stored subtree roots, reading leaves only
+/// for the small subtrees it does not keep. Callers ensure `index < size`.
+pub fn inclusion_proof_with<E>(
+    index: u64,
+    size: u64,
+    root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
+    let mut proof = Vec::new();
+    path(index, 0, size, root, &mut proof)?;
+    Ok(proof)
+}
+
+/// `m` is relative to `lo`.
+fn path<E>(
+    m: u64,
+    lo: u64,
+    hi: u64,
+    root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+    out: &mut Vec<Hash>,
+) -> Result<(), E> {
+    let n = hi - lo;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split(n);
+    if m < k {
+        path(m, lo, lo + k, root, out)?;
+        out.push(root(lo + k, hi)?);
+    } else {
+        path(m - k, lo + k, hi, root, out)?;
+        out.push(root(lo, lo + k)?);
+    }
+    Ok(())
+}
+
+/// The consistency proof between the trees of the first `old_size` and `size` leaves,
+/// from subtree roots as for [`inclusion_proof_with`]. Callers ensure
+/// `0 < old_size <= size`.
+pub fn consistency_proof_with<E>(
+    old_size: u64,
+    size: u64,
+    root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, E> {
+    let mut proof = Vec::new();
+    subproof(old_size, 0, size, true, root, &mut proof)?;
+    Ok(proof)
+}
+
+/// `m` is relative to `lo`.
+fn subproof<E>(
+    m: u64,
+    lo: u64,
+    hi: u64,
+    complete: bool,
+    root: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+    out: &mut Vec<Hash>,
+) -> Result<(), E> {
+    let n = hi - lo;
     if m == n {
         if !complete {
-            out.push(root_of(leaves));
+            out.push(root(lo, hi)?);
         }
-        return;
+        return Ok(());
     }
     let k = split(n);
     if m <= k {
-        subproof(m, &leaves[..k], complete, out);
-        out.push(root_of(&leaves[k..]));
+        subproof(m, lo, lo + k, complete, root, out)?;
+        out.push(root(lo + k, hi)?);
     } else {
-        subproof(m - k, &leaves[k..], false, out);
-        out.push(root_of(&leaves[..k]));
+        subproof(m - k, lo + k, hi, false, root, out)?;
+        out.push(root(lo, lo + k)?);
     }
+    Ok(())
 }
 
 /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).

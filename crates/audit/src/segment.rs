@@ -57,6 +57,8 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 /// One entry as read back.
 #[derive(Debug)]
 pub struct Frame {
+    /// Where the frame starts in its segment file.
+    pub offset: u64,
     pub index: u64,
     pub event_json: Vec<u8>,
     pub leaf: Hash,
@@ -113,6 +115,7 @@ pub fn read_segment(
         let mut index_bytes = [0u8; 8];
         index_bytes.copy_from_slice(&entry[..8]);
         let frame = Frame {
+            offset: at,
             index: u64::from_be_bytes(index_bytes),
             event_json: entry[8..].to_vec(),
             leaf,

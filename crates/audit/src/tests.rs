@@ -111,7 +111,7 @@ async fn concurrent_appenders_are_group_committed_in_order() {
     }
     indexes.sort();
     assert_eq!(indexes, (0..200).collect::<Vec<u64>>());
-    assert_eq!(log.committed().leaves.len(), 200);
+    assert_eq!(log.committed_size(), 200);
     log.close();
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 200);
 }
@@ -296,24 +296,181 @@ async fn proofs_from_the_live_log_verify_against_its_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), 13).await;
     let log = AuditLog::open(config(dir.path())).unwrap();
-    let committed = log.committed();
-    let leaves = committed.leaves.clone();
-    let checkpoint = committed.last_checkpoint.clone().unwrap();
-    drop(committed);
+    let leaves = leaves_on_disk(dir.path());
+    let checkpoint = log.committed().last_checkpoint.clone().unwrap();
+    let view = log.tree_view();
     let root = checkpoint.root_hash().unwrap();
     assert_eq!(root, root_of(&leaves));
-    for i in 0..leaves.len() {
-        let proof = inclusion_proof(i, &leaves).unwrap();
-        assert!(verify_inclusion(i as u64, 13, &leaves[i], &proof, &root));
+    assert_eq!(view.root(13).unwrap(), root);
+    for (i, leaf) in leaves.iter().enumerate() {
+        let proof = view.inclusion(i as u64, 13).unwrap();
+        assert_eq!(&proof.leaf, leaf);
+        assert!(verify_inclusion(i as u64, 13, leaf, &proof.path, &root));
     }
-    let proof = consistency_proof(5, &leaves).unwrap();
+    let proof = view.consistency(5, 13).unwrap();
+    assert_eq!(proof.first_root, root_of(&leaves[..5]));
     assert!(verify_consistency(
         5,
         13,
-        &root_of(&leaves[..5]),
+        &proof.first_root,
         &root,
-        &proof
+        &proof.path
     ));
+    assert!(matches!(
+        view.inclusion(13, 13),
+        Err(ProofError::OutOfRange(_))
+    ));
+    assert!(matches!(
+        view.consistency(5, 14),
+        Err(ProofError::OutOfRange(_))
+    ));
+}
+
+/// Every leaf hash of the log as stored: kept hashes of pruned entries, then each frame's.
+fn leaves_on_disk(dir: &Path) -> Vec<crate::merkle::Hash> {
+    let mut leaves = crate::retention::read_pruned_leaves(dir).unwrap();
+    for (_, path) in list_segments(dir).unwrap() {
+        let (_, problem) = read_segment(&path, |frame| {
+            leaves.push(frame.leaf);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(problem, None);
+    }
+    leaves
+}
+
+/// The live log's proofs, which keep only tile roots in memory and read leaves back from
+/// the segments, equal the proofs computed from every leaf, and verify.
+fn assert_proofs_match_all_leaves(view: &TreeView, leaves: &[crate::merkle::Hash]) {
+    let n = leaves.len() as u64;
+    assert_eq!(view.size(), n);
+    let tile = crate::log::tree::TILE;
+    let mut sizes = vec![
+        1,
+        2,
+        tile - 1,
+        tile,
+        tile + 1,
+        2 * tile,
+        2 * tile + 7,
+        n - 1,
+        n,
+    ];
+    sizes.retain(|&s| s > 0 && s <= n);
+    for &size in &sizes {
+        let tree = &leaves[..size as usize];
+        let root = root_of(tree);
+        assert_eq!(view.root(size).unwrap(), root, "root of {size}");
+        for index in [0, 1, tile - 1, tile, tile + 3, size / 2, size - 1] {
+            if index >= size {
+                continue;
+            }
+            let proof = view.inclusion(index, size).unwrap();
+            assert_eq!(proof.root, root);
+            assert_eq!(proof.leaf, leaves[index as usize]);
+            assert_eq!(
+                Some(proof.path.clone()),
+                inclusion_proof(index as usize, tree),
+                "inclusion of {index} in {size}"
+            );
+            assert!(verify_inclusion(
+                index,
+                size,
+                &proof.leaf,
+                &proof.path,
+                &root
+            ));
+        }
+        for &first in &sizes {
+            if first > size {
+                continue;
+            }
+            let proof = view.consistency(first, size).unwrap();
+            assert_eq!(
+                Some(proof.path.clone()),
+                consistency_proof(first as usize, tree),
+                "consistency {first} -> {size}"
+            );
+            assert!(verify_consistency(
+                first,
+                size,
+                &root_of(&leaves[..first as usize]),
+                &root,
+                &proof.path
+            ));
+        }
+    }
+}
+
+/// Thousands of entries over many tiles and segments (tiles straddle segment files):
+/// proofs agree with the all-leaves computation while the log runs, after it reopens, and
+/// after retention has pruned segments whose leaves now come from the kept hashes.
+#[tokio::test]
+async fn proofs_over_many_tiles_and_segments_agree_with_all_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = |dir: &Path| AuditConfig {
+        acknowledge: crate::Acknowledge::Written,
+        segment_max_bytes: 150_000,
+        ..config(dir)
+    };
+    let log = AuditLog::open(small(dir.path())).unwrap();
+    let n = 2 * crate::log::tree::TILE + 700;
+    for i in 0..n {
+        log.reserve()
+            .unwrap()
+            .commit(&event(i as usize))
+            .await
+            .unwrap();
+    }
+    let waited = std::time::Instant::now();
+    while log.committed_size() < n {
+        assert!(waited.elapsed() < Duration::from_secs(10), "never fsynced");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(list_segments(dir.path()).unwrap().len() >= 4);
+    assert_proofs_match_all_leaves(&log.tree_view(), &leaves_on_disk(dir.path()));
+    log.close();
+    drop(log);
+
+    let log = AuditLog::open(small(dir.path())).unwrap();
+    assert_proofs_match_all_leaves(&log.tree_view(), &leaves_on_disk(dir.path()));
+    // Entries older than about entry 1500 are pruned: tiles 0 and 1 are read from the
+    // kept hashes, in whole or in part.
+    let report = crate::retention::prune_recorded(
+        &log,
+        1_800_000_010_000,
+        1_800_000_000_000 + 1500,
+        None,
+        "test",
+    )
+    .await
+    .unwrap();
+    assert!(report.entries_pruned > crate::log::tree::TILE, "{report:?}");
+    let leaves = leaves_on_disk(dir.path());
+    assert_eq!(leaves.len() as u64, n + 1);
+    assert_proofs_match_all_leaves(&log.tree_view(), &leaves);
+
+    // A retained entry changed behind the log's back is reported, not proven over.
+    let target = 1800;
+    assert!(report.entries_pruned < target);
+    let (first, segment) = list_segments(dir.path())
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|(first, _)| *first <= target)
+        .unwrap();
+    let frame = frame_ranges(&segment)[(target - first) as usize].clone();
+    let mut bytes = fs::read(&segment).unwrap();
+    bytes[frame.start + frame.len() / 2] ^= 1;
+    fs::write(&segment, &bytes).unwrap();
+    match log.tree_view().inclusion(target, n) {
+        Err(ProofError::Read(detail)) => assert!(detail.contains("leaf hash"), "{detail}"),
+        other => panic!("a proof over a changed entry: {other:?}"),
+    }
+    // Proofs that need no leaf of the changed tile still work.
+    log.tree_view().inclusion(n - 1, n).unwrap();
+    log.close();
 }
 
 #[tokio::test]
@@ -513,11 +670,18 @@ mod retention {
         // The log reopens, numbering continues, proofs still verify for retained entries.
         let log = AuditLog::open(config(dir.path())).unwrap();
         assert_eq!(log.append(&event(21)).await.unwrap(), 21);
-        let leaves = log.committed().leaves.clone();
+        let proof = log.tree_view().inclusion(19, 22).unwrap();
         log.close();
-        let root = root_of(&leaves);
-        let proof = inclusion_proof(19, &leaves).unwrap();
-        assert!(verify_inclusion(19, 22, &leaves[19], &proof, &root));
+        let leaves = leaves_on_disk(dir.path());
+        assert_eq!(proof.leaf, leaves[19]);
+        assert_eq!(proof.root, root_of(&leaves));
+        assert!(verify_inclusion(
+            19,
+            22,
+            &leaves[19],
+            &proof.path,
+            &proof.root
+        ));
         verify_dir(dir.path(), None, None).unwrap();
     }
 
@@ -629,9 +793,9 @@ async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
     assert!(in_files, "an acknowledged entry is not in the segment file");
     // Administrators' records wait for their fsync whatever the mode.
     let index = log.append(&event(5)).await.unwrap();
-    assert!(log.committed().leaves.len() as u64 > index);
+    assert!(log.committed_size() > index);
     let synced = std::time::Instant::now();
-    while log.committed().leaves.len() < 6 {
+    while log.committed_size() < 6 {
         assert!(
             synced.elapsed() < Duration::from_secs(5),
             "never fsynced behind"
@@ -641,7 +805,7 @@ async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
     log.close();
     drop(log);
     let log = AuditLog::open(config(dir.path())).unwrap();
-    assert_eq!(log.committed().leaves.len(), 6);
+    assert_eq!(log.committed_size(), 6);
     log.close();
     drop(log);
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);

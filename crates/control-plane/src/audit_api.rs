@@ -10,9 +10,9 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::StatusCode;
-use portcullis_audit::merkle::{consistency_proof, inclusion_proof, root_of};
 use portcullis_audit::query::{query, to_cef, Filter};
 use portcullis_audit::EventKind;
+use portcullis_audit::{ProofError, TreeView};
 use portcullis_core::AdminRole;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,7 +43,7 @@ pub async fn checkpoint(
     admin.require(AUDITORS)?;
     let (checkpoint, size) = {
         let committed = state.audit().committed();
-        (committed.last_checkpoint.clone(), committed.leaves.len())
+        (committed.last_checkpoint.clone(), committed.tree.size())
     };
     state
         .record(
@@ -67,10 +67,29 @@ pub async fn checkpoint(
     })))
 }
 
-/// A copy of the committed leaf hashes: proofs are computed without holding the lock the
-/// writer needs.
-fn committed_leaves(state: &AdminState) -> Vec<portcullis_audit::merkle::Hash> {
-    state.audit().committed().leaves.clone()
+/// Computes a proof from a snapshot of the committed tree, off the async runtime: it reads
+/// leaves back from the segment files.
+async fn with_tree_view<T: Send + 'static>(
+    state: &AdminState,
+    prove: impl FnOnce(&TreeView) -> Result<T, ProofError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let view = state.audit().tree_view();
+    let proved = tokio::task::spawn_blocking(move || prove(&view))
+        .await
+        .map_err(|_| ProofError::Read("the proof task failed".into()));
+    match proved.and_then(|r| r) {
+        Ok(value) => Ok(value),
+        Err(ProofError::OutOfRange(detail)) => Err(bad(detail)),
+        Err(e @ ProofError::Read(_)) => {
+            tracing::error!(error = %e, "audit proof failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "audit-unreadable",
+                "Audit Log Unreadable",
+                e.to_string(),
+            ))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -86,24 +105,15 @@ pub async fn inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin.require(AUDITORS)?;
-    let body = {
-        let leaves = committed_leaves(&state);
-        if q.tree_size == 0 || q.tree_size > leaves.len() as u64 || q.index >= q.tree_size {
-            return Err(bad(format!(
-                "need index < tree_size <= {} (the entries committed)",
-                leaves.len()
-            )));
-        }
-        let tree = &leaves[..q.tree_size as usize];
-        let proof = inclusion_proof(q.index as usize, tree).unwrap_or_default();
-        json!({
-            "index": q.index,
-            "tree_size": q.tree_size,
-            "leaf_hash": b64(&tree[q.index as usize]),
-            "root": b64(&root_of(tree)),
-            "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
-        })
-    };
+    let (index, tree_size) = (q.index, q.tree_size);
+    let proof = with_tree_view(&state, move |view| view.inclusion(index, tree_size)).await?;
+    let body = json!({
+        "index": q.index,
+        "tree_size": q.tree_size,
+        "leaf_hash": b64(&proof.leaf),
+        "root": b64(&proof.root),
+        "proof": proof.path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    });
     let target = BTreeMap::from([
         ("index".to_string(), q.index.to_string()),
         ("tree_size".to_string(), q.tree_size.to_string()),
@@ -132,24 +142,15 @@ pub async fn consistency(
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin.require(AUDITORS)?;
-    let body = {
-        let leaves = committed_leaves(&state);
-        if q.first == 0 || q.first > q.second || q.second > leaves.len() as u64 {
-            return Err(bad(format!(
-                "need 0 < first <= second <= {} (the entries committed)",
-                leaves.len()
-            )));
-        }
-        let tree = &leaves[..q.second as usize];
-        let proof = consistency_proof(q.first as usize, tree).unwrap_or_default();
-        json!({
-            "first": q.first,
-            "second": q.second,
-            "first_root": b64(&root_of(&tree[..q.first as usize])),
-            "second_root": b64(&root_of(tree)),
-            "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
-        })
-    };
+    let (first, second) = (q.first, q.second);
+    let proof = with_tree_view(&state, move |view| view.consistency(first, second)).await?;
+    let body = json!({
+        "first": q.first,
+        "second": q.second,
+        "first_root": b64(&proof.first_root),
+        "second_root": b64(&proof.second_root),
+        "proof": proof.path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    });
     let target = BTreeMap::from([
         ("first".to_string(), q.first.to_string()),
         ("second".to_string(), q.second.to_string()),
@@ -216,7 +217,7 @@ pub async fn events(
         .await?;
     let dir = state.audit().dir().to_path_buf();
     let mut filter = filter;
-    filter.before_index = Some(state.audit().committed().leaves.len() as u64);
+    filter.before_index = Some(state.audit().committed_size());
     let entries = tokio::task::spawn_blocking(move || query(&dir, &filter))
         .await
         .map_err(|_| {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ring::signature::Ed25519KeyPair;
 
+use super::tree::{FramePosition, TILE};
 use super::{fatal, sync_dir, AuditError, Committed};
 use crate::checkpoint::{Checkpoint, CHECKPOINTS_FILE};
 use crate::merkle::{Frontier, Hash};
@@ -22,11 +23,15 @@ pub(super) struct Tail {
     pub dir: PathBuf,
     pub segment: Arc<File>,
     pub segment_path: PathBuf,
+    /// The index of the current segment's first entry.
+    pub segment_first: u64,
     pub segment_len: u64,
     pub segment_max_bytes: u64,
     pub frontier: Frontier,
     /// Leaves written but not yet fsynced.
     pub unsynced: Vec<Hash>,
+    /// Where the frames among them that start a tile are, by index.
+    pub unsynced_tile_starts: Vec<(u64, FramePosition)>,
     pub buffer: Vec<u8>,
     /// Written acknowledgement answers before the fsync; this bounds how many answered
     /// entries can await one.
@@ -49,6 +54,13 @@ impl Tail {
         self.buffer.clear();
         let index = self.frontier.size();
         let leaf = encode_frame(index, event_json, &mut self.buffer);
+        if index.is_multiple_of(TILE) {
+            let position = FramePosition {
+                segment_first: self.segment_first,
+                offset: self.segment_len,
+            };
+            self.unsynced_tile_starts.push((index, position));
+        }
         let mut file: &File = &self.segment;
         if let Err(e) = file.write_all(&self.buffer) {
             fatal("write", &self.segment_path, &e);
@@ -74,6 +86,7 @@ impl Tail {
                 }
                 self.segment = Arc::new(file);
                 self.segment_path = path;
+                self.segment_first = self.frontier.size();
                 self.segment_len = 0;
             }
             Err(e) => fatal("segment rotation", &path, &e),
@@ -173,12 +186,13 @@ impl Syncer {
             if !closing && last_batch > 1 && since < self.commit_delay {
                 std::thread::sleep(self.commit_delay - since);
             }
-            let (file, path, leaves, size, root) = {
+            let (file, path, leaves, tile_starts, size, root) = {
                 let mut tail = self.shared.tail();
                 (
                     tail.segment.clone(),
                     tail.segment_path.clone(),
                     std::mem::take(&mut tail.unsynced),
+                    std::mem::take(&mut tail.unsynced_tile_starts),
                     tail.frontier.size(),
                     tail.frontier.root(),
                 )
@@ -199,7 +213,12 @@ impl Syncer {
                         .unwrap_or_else(|p| p.into_inner());
                     committed.commits += 1;
                     committed.entries_since_open += leaves.len() as u64;
-                    committed.leaves.extend_from_slice(&leaves);
+                    let first = size - leaves.len() as u64;
+                    let mut starts = tile_starts.into_iter().peekable();
+                    for (index, leaf) in (first..).zip(leaves) {
+                        let position = starts.next_if(|(at, _)| *at == index).map(|(_, p)| p);
+                        committed.tree.push(leaf, position);
+                    }
                 }
                 self.shared.durable.send_replace(size);
                 durable = Some((size, root));

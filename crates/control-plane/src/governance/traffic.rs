@@ -107,7 +107,7 @@ pub async fn summarize(
         from_ms,
         to_ms,
         // Only what is durable: a report never counts an entry a power cut could take back.
-        before_index: Some(state.audit().committed().leaves.len() as u64),
+        before_index: Some(state.audit().committed_size()),
         ..Filter::default()
     };
     let summary = tokio::task::spawn_blocking(move || {
@@ -148,7 +148,7 @@ pub async fn usage_by_partner(
         kind: Some("gateway_request".into()),
         from_ms: Some(from_ms),
         to_ms: Some(to_ms),
-        before_index: Some(state.audit().committed().leaves.len() as u64),
+        before_index: Some(state.audit().committed_size()),
         ..Filter::default()
     };
     tokio::task::spawn_blocking(move || {
