@@ -1,0 +1,156 @@
+//! An unusual mix of operations: the share of each operation in a partner's recent requests,
+//! compared with its learned mix by total variation distance (half the sum of the share
+//! differences: 0 for the same mix, 1 for operations never used before). Scraping shows up
+//! here: a partner that lists accounts now and then suddenly fetching transactions in bulk.
+
+use std::collections::{HashMap, VecDeque};
+
+use portcullis_audit::AuditEvent;
+
+use super::{secs, MAX_KEYS};
+use crate::alert::{Evidence, Finding, Severity, Subject};
+use crate::config::OperationMixConfig;
+use crate::window::{Keyed, Window};
+use crate::AlertKind;
+
+/// Baseline counts are halved when their total reaches this, so old habits fade.
+const DECAY_AT: f64 = 100_000.0;
+
+#[derive(Default)]
+struct PartnerState {
+    window: Window,
+    recent: VecDeque<(i64, String)>,
+    recent_counts: HashMap<String, u64>,
+    baseline: HashMap<String, f64>,
+    baseline_total: f64,
+    learned_requests: u64,
+    client_id: Option<String>,
+}
+
+pub(super) struct OperationMix {
+    config: OperationMixConfig,
+    partners: Keyed<String, PartnerState>,
+}
+
+impl OperationMix {
+    pub fn new(config: OperationMixConfig) -> Self {
+        Self {
+            config,
+            partners: Keyed::new(MAX_KEYS),
+        }
+    }
+
+    pub fn observe(&mut self, partner: &str, e: &AuditEvent, out: &mut Vec<Finding>) {
+        let now = e.time_ms;
+        let span = secs(self.config.window_seconds);
+        let Some(s) = self.partners.entry(&partner.to_string(), |s| {
+            s.window.is_empty() && s.learned_requests == 0
+        }) else {
+            return;
+        };
+        s.client_id.clone_from(&e.actor.client_id);
+        s.window.expire(now, span);
+        s.window.push(now, e.request_id.as_deref());
+        while s.recent.front().is_some_and(|(t, _)| *t <= now - span) {
+            if let Some((_, op)) = s.recent.pop_front() {
+                if let Some(c) = s.recent_counts.get_mut(&op) {
+                    *c -= 1;
+                    if *c == 0 {
+                        s.recent_counts.remove(&op);
+                    }
+                }
+            }
+        }
+        let op = e.action.clone();
+        s.recent.push_back((now, op.clone()));
+        *s.recent_counts.entry(op.clone()).or_default() += 1;
+
+        let learned = s.learned_requests >= self.config.learning_requests;
+        let in_window = s.recent.len() as u64;
+        let mut finding = None;
+        if learned && in_window >= self.config.min_requests {
+            let distance = distance(&s.recent_counts, in_window, &s.baseline, s.baseline_total);
+            if distance >= self.config.distance {
+                finding = Some(distance);
+            }
+        }
+        match finding {
+            // While the mix is off, it is not learned as normal.
+            Some(distance) => {
+                let mut evidence = Evidence {
+                    count: in_window,
+                    window_seconds: self.config.window_seconds,
+                    threshold: self.config.distance,
+                    baseline: Some(s.baseline_total),
+                    sample_request_ids: s.window.samples(),
+                    ..Evidence::default()
+                };
+                evidence.details.insert("distance".into(), distance.into());
+                evidence.details.insert(
+                    "window_shares".into(),
+                    shares(
+                        s.recent_counts.iter().map(|(k, v)| (k, *v as f64)),
+                        in_window as f64,
+                    ),
+                );
+                evidence.details.insert(
+                    "baseline_shares".into(),
+                    shares(s.baseline.iter().map(|(k, v)| (k, *v)), s.baseline_total),
+                );
+                out.push(Finding {
+                    kind: AlertKind::OperationMix,
+                    severity: Severity::Medium,
+                    subject: Subject::Partner(partner.to_string()),
+                    partner_id: Some(partner.to_string()),
+                    client_id: s.client_id.clone(),
+                    source_ip: e.source_ip.clone(),
+                    summary: format!(
+                        "partner {partner}'s mix of operations moved {:.0}% from its usual mix",
+                        distance * 100.0
+                    ),
+                    evidence,
+                    onset_ms: s.window.first_ms().unwrap_or(now),
+                });
+            }
+            None => {
+                *s.baseline.entry(op).or_default() += 1.0;
+                s.baseline_total += 1.0;
+                s.learned_requests += 1;
+                if s.baseline_total >= DECAY_AT {
+                    s.baseline.values_mut().for_each(|v| *v /= 2.0);
+                    s.baseline.retain(|_, v| *v >= 0.5);
+                    s.baseline_total = s.baseline.values().sum();
+                }
+            }
+        }
+    }
+}
+
+fn distance(
+    recent: &HashMap<String, u64>,
+    recent_total: u64,
+    baseline: &HashMap<String, f64>,
+    baseline_total: f64,
+) -> f64 {
+    let mut sum = 0.0;
+    for (op, count) in recent {
+        let p = *count as f64 / recent_total as f64;
+        let q = baseline.get(op).copied().unwrap_or(0.0) / baseline_total;
+        sum += (p - q).abs();
+    }
+    for (op, count) in baseline {
+        if !recent.contains_key(op) {
+            sum += count / baseline_total;
+        }
+    }
+    sum / 2.0
+}
+
+fn shares<'a>(counts: impl Iterator<Item = (&'a String, f64)>, total: f64) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (op, count) in counts {
+        let share = (count / total.max(1.0) * 1000.0).round() / 1000.0;
+        map.insert(op.clone(), share.into());
+    }
+    serde_json::Value::Object(map)
+}

@@ -1,0 +1,85 @@
+//! The detectors, run in turn over every event. Each keeps bounded state per partner,
+//! client or source address and reads only the event's own time.
+
+mod auth;
+mod enumeration;
+mod geo;
+mod hours;
+mod mix;
+mod spike;
+
+use portcullis_audit::{AuditEvent, EventKind};
+
+use crate::alert::Finding;
+use crate::config::MonitorConfig;
+
+pub use geo::RegionTable;
+pub use hours::AccessHours;
+
+/// Most keys (partners, clients, addresses) one detector tracks.
+const MAX_KEYS: usize = 100_000;
+
+pub struct Detectors {
+    auth: auth::AuthFailures,
+    enumeration: enumeration::Enumeration,
+    spike: spike::Spike,
+    mix: mix::OperationMix,
+    geo: geo::Geography,
+    hours: hours::OffHours,
+}
+
+impl Detectors {
+    pub fn new(config: &MonitorConfig, regions: RegionTable) -> Self {
+        Self {
+            auth: auth::AuthFailures::new(config.auth_failures.clone()),
+            enumeration: enumeration::Enumeration::new(config.enumeration.clone()),
+            spike: spike::Spike::new(config.spike.clone()),
+            mix: mix::OperationMix::new(config.operation_mix.clone()),
+            geo: geo::Geography::new(config.geography.clone(), regions),
+            hours: hours::OffHours::new(config.off_hours.clone()),
+        }
+    }
+
+    /// Contract hours by partner; partners without any are not checked.
+    pub fn set_access_hours(&mut self, hours: std::collections::HashMap<String, AccessHours>) {
+        self.hours.set(hours);
+    }
+
+    pub fn observe(&mut self, event: &AuditEvent) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if is_auth_failure(event) {
+            self.auth.observe(event, &mut findings);
+        }
+        if let Some(partner) = partner_request(event) {
+            self.enumeration.observe(partner, event, &mut findings);
+            self.spike.observe(partner, event, &mut findings);
+            self.mix.observe(partner, event, &mut findings);
+            self.geo.observe(partner, event, &mut findings);
+            self.hours.observe(partner, event, &mut findings);
+        }
+        findings
+    }
+}
+
+/// A refused token request, or a gateway request answered 401.
+fn is_auth_failure(e: &AuditEvent) -> bool {
+    match e.kind {
+        EventKind::TokenRefused => true,
+        EventKind::GatewayRequest => e.status == Some(401),
+        _ => false,
+    }
+}
+
+/// The partner of an authenticated API request.
+fn partner_request(e: &AuditEvent) -> Option<&str> {
+    (e.kind == EventKind::GatewayRequest)
+        .then_some(e.actor.partner_id.as_deref())
+        .flatten()
+}
+
+fn secs(s: u64) -> i64 {
+    (s as i64).saturating_mul(1000)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
