@@ -70,6 +70,12 @@ pub async fn run(args: Args) -> Result<(), String> {
             // benchmark at a few per second; they still run.
             c.traffic.token_rate_per_client = unlimited;
             c.traffic.token_rate_per_source = unlimited;
+            // Monitoring runs, and its detectors may well call a benchmark a spike: its
+            // playbooks only record what they would do.
+            c.monitor.playbooks = portcullis_monitor::playbook::default_playbooks()
+                .into_iter()
+                .map(|p| portcullis_monitor::playbook::Playbook { dry_run: true, ..p })
+                .collect();
             for env in &mut c.environments {
                 if env.name == Environment::Production {
                     env.upstream_url = args.upstream.clone();

@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod gateway;
+mod simulate;
 mod upstream;
 
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ enum Command {
     /// The gateway set up for measurement: the demo system with its production
     /// environment in front of `--upstream`, and Finch's limits lifted (still checked).
     Gateway(gateway::Args),
+    /// Replays ordinary partner traffic against a running `portcullis demo`, then attacks,
+    /// and reports the time from each attack's onset to its alert and its containment.
+    Simulate(simulate::Args),
     /// Prints `--count` token request bodies, each with its own signed client assertion
     /// (one use each: the token endpoint refuses a replayed jti).
     Assertions {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Assertions { bench, count } => gateway::print_assertions(&bench, count),
         Command::Upstream(args) => runtime().and_then(|rt| rt.block_on(upstream::run(args))),
         Command::Gateway(args) => runtime().and_then(|rt| rt.block_on(gateway::run(args))),
+        Command::Simulate(args) => runtime().and_then(|rt| rt.block_on(simulate::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

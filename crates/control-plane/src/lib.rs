@@ -10,6 +10,7 @@ mod auth;
 mod error;
 pub mod governance;
 mod grants;
+pub mod monitor_api;
 mod routes;
 
 pub use auth::{hash_admin_token, new_admin_token};

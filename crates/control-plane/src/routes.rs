@@ -11,6 +11,7 @@ use portcullis_core::usage::ClientUsage;
 use portcullis_core::{AdminRole, Client, CredentialStatus, Environment, Partner};
 
 use crate::governance::GovernanceSettings;
+use crate::monitor_api;
 use portcullis_store::{SnapshotLoader, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -30,6 +31,7 @@ pub struct AdminState {
     settings: GovernanceSettings,
     usage: Arc<ClientUsage>,
     operation_scopes: BTreeMap<String, String>,
+    monitor: Option<Arc<portcullis_monitor::Monitor>>,
 }
 
 /// What the admin API needs beyond the store, the audit log and the clock.
@@ -43,6 +45,8 @@ pub struct AdminOptions {
     /// Operation id → the scope it needs, from the route table (sandbox evidence counts
     /// scopes exercised).
     pub operation_scopes: BTreeMap<String, String>,
+    /// Alerts, responses, incidents and metrics; `None` when monitoring is off.
+    pub monitor: Option<Arc<portcullis_monitor::Monitor>>,
 }
 
 impl AdminState {
@@ -68,6 +72,10 @@ impl AdminState {
 
     pub fn operation_scopes(&self) -> &BTreeMap<String, String> {
         &self.operation_scopes
+    }
+
+    pub fn monitor(&self) -> Option<&Arc<portcullis_monitor::Monitor>> {
+        self.monitor.as_ref()
     }
 
     /// Records a change made by `actor` (an administrator's name, possibly with what they
@@ -148,6 +156,7 @@ pub fn build(
         settings: options.governance,
         usage: options.usage,
         operation_scopes: options.operation_scopes,
+        monitor: options.monitor,
     });
     use crate::governance::evidence::{Contract, DueDiligence, SecurityAssessment, UseCase};
     use crate::governance::{approvals, credentials, partners, reports, reviews};
@@ -239,6 +248,34 @@ pub fn build(
             get(audit_api::consistency),
         )
         .route("/admin/v1/audit/events", get(audit_api::events))
+        .route("/admin/v1/alerts", get(monitor_api::list_alerts))
+        .route("/admin/v1/alerts/{alert_id}", get(monitor_api::get_alert))
+        .route(
+            "/admin/v1/alerts/{alert_id}/acknowledge",
+            post(monitor_api::acknowledge_alert),
+        )
+        .route(
+            "/admin/v1/alerts/{alert_id}/close",
+            post(monitor_api::close_alert),
+        )
+        .route(
+            "/admin/v1/responses/{action_id}/revert",
+            post(monitor_api::revert_response),
+        )
+        .route("/admin/v1/containment", get(monitor_api::containment))
+        .route(
+            "/admin/v1/incidents",
+            get(monitor_api::list_incidents).post(monitor_api::open_incident),
+        )
+        .route(
+            "/admin/v1/incidents/{incident_id}",
+            get(monitor_api::get_incident),
+        )
+        .route(
+            "/admin/v1/incidents/{incident_id}/updates",
+            post(monitor_api::update_incident),
+        )
+        .route("/metrics", get(monitor_api::metrics))
         .fallback(not_found)
         .layer(axum::middleware::map_response(problems_only))
         .with_state(state.clone());

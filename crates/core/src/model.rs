@@ -142,9 +142,12 @@ text_enum!(ClientAuthMethod, "auth_method", {
 #[serde(rename_all = "snake_case")]
 pub enum CredentialStatus {
     Active,
+    /// Held by an automated response (or an operator) pending investigation; reinstated
+    /// by an operator, unlike a revocation.
+    Suspended,
     Revoked,
 }
-text_enum!(CredentialStatus, "credential status", { Active => "active", Revoked => "revoked" });
+text_enum!(CredentialStatus, "credential status", { Active => "active", Suspended => "suspended", Revoked => "revoked" });
 
 /// An OAuth client: one credential of one partner in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

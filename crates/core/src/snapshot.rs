@@ -43,6 +43,8 @@ pub enum ClientDenied {
     WrongEnvironment,
     #[error("the credential has been revoked")]
     Revoked,
+    #[error("the credential is suspended")]
+    Suspended,
     #[error("the credential has expired")]
     Expired,
     #[error("the partner is not active")]
@@ -55,6 +57,7 @@ impl ClientDenied {
             ClientDenied::UnknownClient => "unknown_client",
             ClientDenied::WrongEnvironment => "wrong_environment",
             ClientDenied::Revoked => "credential_revoked",
+            ClientDenied::Suspended => "credential_suspended",
             ClientDenied::Expired => "credential_expired",
             ClientDenied::PartnerInactive => "partner_inactive",
         }
@@ -218,8 +221,10 @@ impl Snapshot {
         if client.environment != environment {
             return Err(ClientDenied::WrongEnvironment);
         }
-        if client.status == CredentialStatus::Revoked {
-            return Err(ClientDenied::Revoked);
+        match client.status {
+            CredentialStatus::Active => {}
+            CredentialStatus::Suspended => return Err(ClientDenied::Suspended),
+            CredentialStatus::Revoked => return Err(ClientDenied::Revoked),
         }
         if client.expires_at.is_some_and(|exp| exp <= now) {
             return Err(ClientDenied::Expired);

@@ -12,6 +12,7 @@ mod response;
 pub mod routes;
 mod strict;
 pub mod token_cache;
+mod trace;
 mod traffic;
 
 pub use pipeline::{Gateway, Limits, ResponseBody};

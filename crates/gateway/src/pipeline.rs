@@ -36,7 +36,9 @@ use crate::response::{
 use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
+use crate::trace::traceparent;
 use crate::traffic::{RateHeaders, Traffic};
+use portcullis_monitor::{EventFeed, Guard};
 
 pub type ResponseBody = BoxBody<Bytes, hyper::Error>;
 
@@ -93,6 +95,10 @@ pub struct Gateway {
     field_hash_master: [u8; 32],
     /// For operations a grant states no field policy for: nothing passes.
     deny_all: CompiledFieldPolicy,
+    /// Where recorded events go for metrics and detection.
+    monitor: Option<EventFeed>,
+    /// Blocks and throttles put in place by automated responses.
+    guard: Option<Arc<Guard>>,
 }
 
 fn full(bytes: Bytes) -> ResponseBody {
@@ -189,7 +195,16 @@ impl Gateway {
             trusted_proxies: NetworkList::default(),
             field_hash_master: random_key(),
             deny_all: CompiledFieldPolicy::deny_all(),
+            monitor: None,
+            guard: None,
         }
+    }
+
+    /// Hands every recorded event to the monitor, and obeys its blocks and throttles.
+    pub fn with_monitor(mut self, feed: EventFeed, guard: Arc<Guard>) -> Self {
+        self.monitor = Some(feed);
+        self.guard = Some(guard);
+        self
     }
 
     /// Believe `X-Forwarded-For` from these peers only.
@@ -311,7 +326,11 @@ impl Gateway {
                 request_id: Some(request_id.clone()),
                 fields_removed: std::mem::take(&mut decision.fields_removed),
             };
-            if let Err(e) = slot.commit(&event).await {
+            let committed = slot.commit(&event).await;
+            if let (Ok(_), Some(monitor)) = (&committed, &self.monitor) {
+                monitor.observe(event);
+            }
+            if let Err(e) = committed {
                 tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
                 let mut p = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -398,6 +417,18 @@ impl Gateway {
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
         check_request_headers(request.headers())
             .inspect_err(|_| decision.reason = "malformed_request")?;
+        // An address an automated response blocked gets nothing, tokens included.
+        if let Some(guard) = &self.guard {
+            if guard.is_blocked(source, self.clock.now_ms()) {
+                decision.reason = "source_blocked";
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "source-blocked",
+                    "Forbidden",
+                    format!("requests from {source} are blocked after suspected abuse; contact the bank's API operations team"),
+                ));
+            }
+        }
 
         // The authorization server shares the listener; it authenticates its own callers.
         if owns_path(request.uri().path()) {
@@ -529,6 +560,9 @@ impl Gateway {
             &claims.partner_id,
             &grant.grant.policy,
             self.limits.default_rate_limit,
+            self.guard
+                .as_ref()
+                .and_then(|g| g.throttle(&claims.partner_id, self.clock.now_ms())),
             self.clock.now_us(),
         );
         match admitted {
@@ -556,7 +590,12 @@ impl Gateway {
         validate_request(operation, &parts, &body, self.limits.max_json_depth)
             .inspect_err(|_| decision.reason = "request_invalid")?;
 
-        // 7. Upstream: sanitized headers, trusted identity added.
+        // 7. Upstream: sanitized headers, trusted identity added, the trace continued.
+        let incoming_trace = parts
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -577,6 +616,11 @@ impl Gateway {
         set_header(headers, "x-fapi-interaction-id", interaction_id);
         set_header(headers, "x-forwarded-for", &source.to_string());
         set_header(headers, "x-forwarded-proto", "https");
+        let (trace, continued) = traceparent(incoming_trace.as_deref(), request_id);
+        if !continued {
+            headers.remove("tracestate");
+        }
+        set_header(headers, "traceparent", &trace);
         // Bodies are filtered, so they must arrive unencoded.
         set_header(headers, "accept-encoding", "identity");
         let upstream_request = Request::from_parts(parts, Full::new(body));

@@ -18,6 +18,8 @@ use portcullis_policy::{
 pub struct Traffic {
     per_credential: RateLimiter<String>,
     per_partner: RateLimiter<String>,
+    /// The lower limit an automated response put on a partner.
+    containment: RateLimiter<String>,
     quotas: QuotaCounter<String>,
 }
 
@@ -76,6 +78,7 @@ impl Default for Traffic {
         Self {
             per_credential: RateLimiter::new(100_000),
             per_partner: RateLimiter::new(100_000),
+            containment: RateLimiter::new(10_000),
             quotas: QuotaCounter::default(),
         }
     }
@@ -88,6 +91,7 @@ impl Traffic {
         partner_id: &str,
         policy: &GrantPolicy,
         default_limit: RateLimit,
+        containment: Option<RateLimit>,
         now_us: i64,
     ) -> Result<RateHeaders, Refusal> {
         let mut headers = RateHeaders::default();
@@ -102,6 +106,7 @@ impl Traffic {
             policy
                 .partner_rate_limit
                 .map(|l| ("partner", &self.per_partner, partner_id, l)),
+            containment.map(|l| ("containment", &self.containment, partner_id, l)),
         ];
         for (name, limiter, key, limit) in checks.into_iter().flatten() {
             match limiter.check(key, limit, now_us) {
@@ -119,10 +124,10 @@ impl Traffic {
                             format!("the {name} rate limit of {} requests per second (burst {}) is exceeded; retry after {retry_after_seconds} s", limit.per_second, limit.burst),
                             retry_after_seconds,
                         ),
-                        reason: if name == "credential" {
-                            "rate_limited_credential"
-                        } else {
-                            "rate_limited_partner"
+                        reason: match name {
+                            "credential" => "rate_limited_credential",
+                            "partner" => "rate_limited_partner",
+                            _ => "rate_limited_containment",
                         },
                         headers,
                     });

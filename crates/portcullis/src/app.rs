@@ -228,6 +228,24 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         ));
     }
     let mut tasks = std::mem::take(&mut tasks_early);
+    let monitor = if config.monitor.enabled {
+        let (monitor, task) = portcullis_monitor::Monitor::start(
+            config.monitor.clone(),
+            config.data_dir.join("monitor"),
+            audit.clone(),
+            clock.clone(),
+            Arc::new(portcullis_control_plane::monitor_api::StoreResponder::new(
+                loader.clone(),
+            )),
+            shutdown_rx.clone(),
+        )
+        .map_err(|e| StartError(format!("monitor: {e}")))?;
+        tasks.push(task);
+        Some(monitor)
+    } else {
+        tracing::warn!("monitoring is off: no metrics, detectors or automated responses");
+        None
+    };
     // Token endpoints note credential use here; the governance sweep stores it.
     let client_usage = Arc::new(ClientUsage::default());
     let limits = &config.limits;
@@ -333,22 +351,24 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             )
             .with_usage(client_usage.clone()),
         );
-        let gateway = Arc::new(
-            Gateway::new(
-                routes.clone(),
-                request_limits.clone(),
-                loader.snapshot(),
-                authorization_server,
-                Upstream::new(
-                    upstream_uri,
-                    Duration::from_secs(env.upstream_timeout_seconds),
-                ),
-                clock.clone(),
-                (!config.audit.off_for_benchmark).then(|| audit.clone()),
-            )
-            .with_trusted_proxies(trusted_proxies.clone())
-            .with_field_hash_master(field_hash_master),
-        );
+        let mut gateway = Gateway::new(
+            routes.clone(),
+            request_limits.clone(),
+            loader.snapshot(),
+            authorization_server,
+            Upstream::new(
+                upstream_uri,
+                Duration::from_secs(env.upstream_timeout_seconds),
+            ),
+            clock.clone(),
+            (!config.audit.off_for_benchmark).then(|| audit.clone()),
+        )
+        .with_trusted_proxies(trusted_proxies.clone())
+        .with_field_hash_master(field_hash_master);
+        if let Some(monitor) = &monitor {
+            gateway = gateway.with_monitor(monitor.feed(), monitor.guard());
+        }
+        let gateway = Arc::new(gateway);
         tasks.push(tokio::spawn(serve(
             listener,
             transport,
@@ -388,6 +408,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             governance: config.governance.clone(),
             usage: client_usage.clone(),
             operation_scopes,
+            monitor: monitor.clone(),
         },
     );
     tasks.push(

@@ -46,6 +46,9 @@ pub struct Config {
     /// Credential lifetimes, review intervals, dormancy: the partner programme's rules.
     #[serde(default)]
     pub governance: portcullis_control_plane::governance::GovernanceSettings,
+    /// Metrics, detectors, alerts, playbooks and webhooks.
+    #[serde(default)]
+    pub monitor: portcullis_monitor::MonitorConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,11 +339,18 @@ impl Config {
             &mut self.audit.archive_dir,
             &mut self.traffic.field_hash_key_file,
             &mut self.openapi_document,
+            &mut self.monitor.geography.maxmind_db,
         ]
         .into_iter()
         .flatten()
         {
             fix(p);
+        }
+        for webhook in &mut self.monitor.webhooks {
+            fix(&mut webhook.secret_file);
+            if let Some(ca) = &mut webhook.ca_file {
+                fix(ca);
+            }
         }
         for op in &mut self.operations {
             for p in [&mut op.body_schema, &mut op.query_schema]
@@ -650,6 +660,9 @@ impl Config {
                 let (path, detail) = problem.split_once(": ").unwrap_or(("grants", &problem));
                 err(path.to_string(), detail.to_string());
             }
+        }
+        if let Err(problem) = self.monitor.validate() {
+            errors.push(problem);
         }
         if errors.is_empty() {
             Ok(())

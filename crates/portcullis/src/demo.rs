@@ -117,7 +117,30 @@ pub fn demo_config(dir: &Path) -> Config {
         operations: Vec::new(),
         grants: Vec::new(),
         governance: Default::default(),
+        monitor: demo_monitor(),
     }
+}
+
+/// The demo's world is the loopback network: 127.0.0.0/26 stands for the United Kingdom,
+/// where every demo partner operates, and other loopback ranges for elsewhere, so the
+/// traffic simulator can call from "abroad" by binding another source address.
+fn demo_monitor() -> portcullis_monitor::MonitorConfig {
+    use portcullis_monitor::config::RegionRange;
+    let region = |name: &str, cidrs: &[&str]| RegionRange {
+        region: name.into(),
+        cidrs: cidrs.iter().map(|c| c.to_string()).collect(),
+    };
+    let mut monitor = portcullis_monitor::MonitorConfig::default();
+    monitor.geography.regions = vec![
+        region("GB", &["127.0.0.0/26", "::1/128"]),
+        region("SG", &["127.0.0.64/26"]),
+        region("US", &["127.0.0.128/25"]),
+    ];
+    monitor.geography.expected = PARTNERS
+        .iter()
+        .map(|p| (p.partner_id.to_string(), vec!["GB".to_string()]))
+        .collect();
+    monitor
 }
 
 /// Writes a file readable only by its owner.

@@ -245,12 +245,21 @@ pub struct Contract {
     pub quota_per_month: Option<u64>,
     pub availability_target_percent: f64,
     pub latency_p95_ms_target: u64,
+    /// The daily window the partner may call in, `HH:MM-HH:MM` UTC (may wrap past
+    /// midnight); calls outside it raise an off-hours alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_hours_utc: Option<String>,
 }
 
 impl Evidence for Contract {
     const KIND: &'static str = "contract";
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if let Some(hours) = &self.access_hours_utc {
+            if let Err(e) = portcullis_monitor::detect::AccessHours::parse(hours) {
+                p.push(format!("access_hours_utc: {e}"));
+            }
+        }
         let start = parse_date("starts_on", &self.starts_on).map_err(|e| p.push(e));
         let end = parse_date("ends_on", &self.ends_on).map_err(|e| p.push(e));
         if let (Ok(start), Ok(end)) = (start, end) {

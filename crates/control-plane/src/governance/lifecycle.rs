@@ -272,7 +272,7 @@ pub async fn apply(
     if to == PartnerStatus::Offboarded {
         let mut revoked = Vec::new();
         for client in state.store().list_clients(Some(id)).await? {
-            if client.status == CredentialStatus::Active {
+            if client.status != CredentialStatus::Revoked {
                 state
                     .store()
                     .set_client_status(&client.client_id, CredentialStatus::Revoked)

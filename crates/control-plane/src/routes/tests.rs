@@ -178,6 +178,9 @@ fn concrete(path: &str) -> String {
         .replace("{client_id}", "c1")
         .replace("{approval_id}", "apr_1")
         .replace("{review_id}", "rev_1")
+        .replace("{alert_id}", "al_1")
+        .replace("{action_id}", "act_1")
+        .replace("{incident_id}", "inc_1")
 }
 
 #[tokio::test]

@@ -56,9 +56,14 @@ impl Harness {
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (running, demo) = portcullis::demo::start_with_config(dir.path(), clock, adjust)
-            .await
-            .unwrap();
+        // Tests send bursts of refused requests from 127.0.0.1 on purpose; the monitor's
+        // playbooks would block it. Tests of the monitor switch it back on.
+        let (running, demo) = portcullis::demo::start_with_config(dir.path(), clock, |c| {
+            c.monitor.enabled = false;
+            adjust(c)
+        })
+        .await
+        .unwrap();
         Self {
             running: Some(running),
             demo,
