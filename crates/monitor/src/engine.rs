@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -93,6 +93,9 @@ pub struct Monitor {
     clock: Arc<dyn Clock>,
     responder: Arc<dyn Responder>,
     webhooks: Vec<Webhook>,
+    /// Alerts closed since the engine last looked: their detector state is forgotten.
+    closed: Mutex<Vec<Alert>>,
+    any_closed: AtomicBool,
 }
 
 /// Who the monitor's own actions are recorded as.
@@ -151,6 +154,8 @@ impl Monitor {
             clock,
             responder,
             webhooks,
+            closed: Mutex::new(Vec::new()),
+            any_closed: AtomicBool::new(false),
         });
         let engine = monitor.clone();
         let task = tokio::spawn(async move {
@@ -159,6 +164,10 @@ impl Monitor {
                 tokio::select! {
                     event = rx.recv() => {
                         let Some(event) = event else { return };
+                        if engine.any_closed.swap(false, Ordering::AcqRel) {
+                            let closed = std::mem::take(&mut *engine.closed.lock().unwrap_or_else(|p| p.into_inner()));
+                            closed.iter().for_each(|a| detectors.forget(a));
+                        }
                         engine.metrics().record(&event);
                         for finding in detectors.observe(&event) {
                             engine.raise(finding).await;
@@ -497,6 +506,17 @@ impl Monitor {
         }
         self.journal.alert(&updated).map_err(MonitorError::Failed)?;
         *alert = updated.clone();
+        if status == AlertStatus::Closed {
+            // Closed means dealt with: if it happens again, say so at once, judged on
+            // what happens from now on.
+            r.last_raised
+                .remove(&(updated.kind, updated.subject.clone()));
+            self.closed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(updated.clone());
+            self.any_closed.store(true, Ordering::Release);
+        }
         Ok(updated)
     }
 

@@ -87,7 +87,7 @@ impl Metrics {
                 }
                 if e.decision == Decision::Deny {
                     bump(&mut self.denials, [env.clone(), e.reason.clone()]);
-                    if e.reason == "rate_limited" || e.reason.starts_with("quota") {
+                    if e.reason.starts_with("rate_limited") || e.reason.starts_with("quota") {
                         bump(&mut self.rate_limited, [env, partner]);
                     }
                 }
@@ -253,7 +253,7 @@ mod tests {
         let mut m = Metrics::default();
         m.record(&request("getAccount", 200, "allowed"));
         m.record(&request("getAccount", 200, "allowed"));
-        m.record(&request("getAccount", 429, "rate_limited"));
+        m.record(&request("getAccount", 429, "rate_limited_partner"));
         m.record(&request("BREW\"\n (no route)", 404, "no_route"));
         let text = m.render(&[("portcullis_audit_queue_depth", "Entries waiting.", 3.0)]);
         assert!(text.contains("portcullis_requests_total{environment=\"production\",partner=\"acme\",operation=\"getAccount\",status_class=\"2xx\"} 2"), "{text}");

@@ -78,6 +78,14 @@ impl<K: Hash + Eq + Clone, V: Default> Keyed<K, V> {
         self.map.get_mut(key)
     }
 
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    pub fn remove(&mut self, key: &K) {
+        self.map.remove(key);
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()

@@ -42,8 +42,9 @@ pub struct Args {
     results: Option<PathBuf>,
 }
 
-/// Loopback addresses the demo's region table places in the UK (home), Singapore and the US.
-const HOME: [u8; 4] = [127, 0, 0, 1];
+/// Loopback addresses the demo's region table places in the UK (home: each partner has
+/// its own egress address there, from 127.0.0.11 on), Singapore and the US.
+const HOME: [u8; 4] = [127, 0, 0, 11];
 const SINGAPORE: [u8; 4] = [127, 0, 0, 70];
 const UNITED_STATES: [u8; 4] = [127, 0, 0, 150];
 
@@ -333,7 +334,6 @@ pub async fn run(args: Args) -> Result<(), String> {
         approver: s(&demo["approver_token"]),
         client: HttpsClient::new(plain_tls.clone()),
     };
-    let home = IpAddr::from(HOME);
 
     // The partners as demo.json describes them, with a share of the rate each.
     let shares = [
@@ -389,6 +389,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             mix,
             accounts: Vec::new(),
             customer_id: s(&demo["sample"]["customer_id"]),
+            source: IpAddr::from([HOME[0], HOME[1], HOME[2], HOME[3] + partners.len() as u8]),
         });
     }
     eprintln!("simulate: raising the partners' limits for the run (approved by the demo approver)");
@@ -397,7 +398,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     }
     // Each partner's own accounts, as it would list them.
     for p in &mut partners {
-        let mut lane = p.lane(home);
+        let mut lane = p.lane(p.source);
         let token = p.token(&mut lane).await?;
         let answer = lane
             .send(
@@ -430,7 +431,6 @@ pub async fn run(args: Args) -> Result<(), String> {
         let lanes = ((p.rate / 30.0).ceil() as usize).max(2);
         running.push(tokio::spawn(ordinary(
             p.clone(),
-            home,
             lanes,
             1000 + i as u64,
             tally.clone(),
@@ -468,6 +468,18 @@ pub async fn run(args: Args) -> Result<(), String> {
         .map(|(_, t, _)| t.sent.load(Ordering::Relaxed))
         .sum();
     let normal_rate = normal_sent as f64 / ((normal_end - normal_start) as f64 / 1000.0);
+    // What each partner saw during ordinary traffic alone.
+    let normal_lines: Vec<String> = controls
+        .iter()
+        .map(|(partner, tally, _)| {
+            format!(
+                "- {partner}: {} requests, answers {:?}, transport or token errors {}",
+                tally.sent.load(Ordering::Relaxed),
+                tally.statuses(),
+                tally.errors.load(Ordering::Relaxed),
+            )
+        })
+        .collect();
     admin.clean_up(&false_positives).await?;
 
     let partner = |id: &str| {
@@ -509,13 +521,13 @@ pub async fn run(args: Args) -> Result<(), String> {
     );
 
     // 2. Enumeration: Finch's credential walks account ids it does not hold.
-    let token = finch.token(&mut finch.lane(home)).await?;
+    let token = finch.token(&mut finch.lane(finch.source)).await?;
     let bearer = format!("Bearer {token}");
     outcomes.push(
         Scenario {
             label: "enumeration (random account ids, 40/s)",
             expected: &["enumeration"],
-            lanes: vec![finch.lane(home)],
+            lanes: vec![finch.lane(finch.source)],
             rate_per_lane: 40.0,
             max: Duration::from_secs(15),
             request: Arc::new(move |rng: &mut Rng| {
@@ -533,10 +545,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     );
 
     // 3. A scraping spike: Acme pulls transactions at about six times its usual rate.
-    let token = acme.token(&mut acme.lane(home)).await?;
+    let token = acme.token(&mut acme.lane(acme.source)).await?;
     let bearer = format!("Bearer {token}");
     let accounts = acme.accounts.clone();
-    let spike_lanes: Vec<Lane> = (0..8).map(|_| acme.lane(home)).collect();
+    let spike_lanes: Vec<Lane> = (0..8).map(|_| acme.lane(acme.source)).collect();
     let per_lane = acme.rate * 6.0 / 8.0;
     outcomes.push(
         Scenario {
@@ -562,7 +574,7 @@ pub async fn run(args: Args) -> Result<(), String> {
 
     // 4. A sudden change of geography: Acme's credential (certificate and token) used
     //    from Singapore.
-    let token = acme.token(&mut acme.lane(home)).await?;
+    let token = acme.token(&mut acme.lane(acme.source)).await?;
     let bearer = format!("Bearer {token}");
     let account = acme.accounts[0].clone();
     outcomes.push(
@@ -620,14 +632,14 @@ pub async fn run(args: Args) -> Result<(), String> {
         .await?;
     // The monitor reads contracts every five seconds.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let token = finch.token(&mut finch.lane(home)).await?;
+    let token = finch.token(&mut finch.lane(finch.source)).await?;
     let bearer = format!("Bearer {token}");
     let finch_for_attack = finch.clone();
     outcomes.push(
         Scenario {
             label: "off-hours use (Finch outside its contract hours)",
             expected: &["off_hours"],
-            lanes: vec![finch.lane(home), finch.lane(home)],
+            lanes: vec![finch.lane(finch.source), finch.lane(finch.source)],
             rate_per_lane: finch.rate / 2.0,
             max: Duration::from_secs(15),
             request: Arc::new(move |rng: &mut Rng| {
@@ -665,7 +677,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         normal_rate,
         &false_positives,
         &outcomes,
-        &controls,
+        &normal_lines,
     );
     println!("{report}");
     if let Some(path) = &args.results {
@@ -712,7 +724,7 @@ fn report(
     normal_rate: f64,
     false_positives: &[Value],
     outcomes: &[Outcome],
-    controls: &[(String, Arc<Tally>, Arc<AtomicBool>)],
+    normal_lines: &[String],
 ) -> String {
     let mut out = String::new();
     let date = time::OffsetDateTime::now_utc();
@@ -733,7 +745,7 @@ fn report(
     out.push_str(&format!(
         "Ordinary traffic: {:.0} s at {normal_rate:.0} requests/s from {} partners; alerts raised meanwhile (false positives): **{}**.\n\n",
         (normal_end - normal_start) as f64 / 1000.0,
-        controls.len(),
+        normal_lines.len(),
         false_positives.len()
     ));
     for a in false_positives {
@@ -742,13 +754,9 @@ fn report(
             a["kind"], a["summary"]
         ));
     }
-    for (partner, tally, _) in controls {
-        out.push_str(&format!(
-            "- {partner}: {} requests, answers {:?}, transport errors {}\n",
-            tally.sent.load(Ordering::Relaxed),
-            tally.statuses(),
-            tally.errors.load(Ordering::Relaxed)
-        ));
+    for line in normal_lines {
+        out.push_str(line);
+        out.push('\n');
     }
     out.push_str("\n| scenario | attack requests | onset → alert | onset → contained | within 10 s | alerts raised |\n| --- | ---: | ---: | ---: | --- | --- |\n");
     for o in outcomes {

@@ -52,6 +52,8 @@ pub struct Partner {
     pub mix: Vec<(&'static str, u32)>,
     pub accounts: Vec<String>,
     pub customer_id: String,
+    /// The partner's egress address.
+    pub source: IpAddr,
 }
 
 impl Partner {
@@ -159,17 +161,56 @@ impl Tally {
     }
 }
 
+/// A partner's access token, shared by its connections. Like a well-behaved client, a
+/// partner whose token request fails waits before asking again, and only one connection
+/// asks at a time.
+#[derive(Default)]
+struct TokenState {
+    token: String,
+    obtained_at: Option<Instant>,
+    next_attempt: Option<Instant>,
+}
+
+enum Step {
+    Use(String),
+    Fetch,
+    Wait,
+}
+
+impl TokenState {
+    fn next_step(&mut self) -> Step {
+        let now = Instant::now();
+        // Tokens last five minutes; renew after four.
+        let fresh = self
+            .obtained_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(240));
+        if !self.token.is_empty() && fresh {
+            return Step::Use(self.token.clone());
+        }
+        if self.next_attempt.is_some_and(|t| now < t) {
+            return Step::Wait;
+        }
+        self.next_attempt = Some(now + Duration::from_secs(10));
+        Step::Fetch
+    }
+
+    fn obtained(&mut self, token: &str) {
+        self.token = token.to_string();
+        self.obtained_at = Some(Instant::now());
+        self.next_attempt = None;
+    }
+}
+
 /// Runs a partner's ordinary traffic until `stop`; skips its turns while `paused`.
 pub async fn ordinary(
     partner: Partner,
-    source: IpAddr,
     lanes: usize,
     seed: u64,
     tally: Arc<Tally>,
     paused: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) {
-    let token = Arc::new(Mutex::new((String::new(), Instant::now())));
+    let token = Arc::new(Mutex::new(TokenState::default()));
     let mut tasks = Vec::new();
     for i in 0..lanes {
         let (partner, tally, paused, stop, token) = (
@@ -180,7 +221,7 @@ pub async fn ordinary(
             token.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let mut lane = partner.lane(source);
+            let mut lane = partner.lane(partner.source);
             let mut rng = Rng::new(seed.wrapping_add(i as u64 * 7919));
             let period = Duration::from_secs_f64(lanes as f64 / partner.rate);
             let mut tick = tokio::time::interval(period);
@@ -190,21 +231,17 @@ pub async fn ordinary(
                 if paused.load(Ordering::Relaxed) {
                     continue;
                 }
-                // Tokens last five minutes; renew after four, one lane at a time.
-                let current = {
-                    let t = token.lock().unwrap_or_else(|p| p.into_inner());
-                    let stale = t.0.is_empty() || t.1.elapsed() > Duration::from_secs(240);
-                    (!stale).then(|| t.0.clone())
-                };
-                let bearer = match current {
-                    Some(t) => t,
-                    None => match partner.token(&mut lane).await {
+                let next = token.lock().unwrap_or_else(|p| p.into_inner()).next_step();
+                let bearer = match next {
+                    Step::Use(t) => t,
+                    Step::Wait => continue,
+                    Step::Fetch => match partner.token(&mut lane).await {
                         Ok(t) => {
-                            *token.lock().unwrap_or_else(|p| p.into_inner()) = (t.clone(), Instant::now());
+                            token.lock().unwrap_or_else(|p| p.into_inner()).obtained(&t);
                             t
                         }
                         Err(e) => {
-                            tracing::warn!(client = %partner.client_id, error = %e, "token not obtained");
+                            tracing::warn!(client = %partner.client_id, error = %e, "token not obtained; retrying in 10 s");
                             tally.errors.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
@@ -220,8 +257,8 @@ pub async fn ordinary(
                     )
                     .await;
                 if result.as_ref().is_ok_and(|a| a.status == 401) {
-                    // Suspended and reinstated, or expired early: start again.
-                    token.lock().unwrap_or_else(|p| p.into_inner()).0.clear();
+                    // Suspended, revoked or expired early: get a new one.
+                    token.lock().unwrap_or_else(|p| p.into_inner()).token.clear();
                 }
                 tally.note(&result);
             }

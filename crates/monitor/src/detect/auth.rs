@@ -33,6 +33,15 @@ impl AuthFailures {
         }
     }
 
+    pub fn forget(&mut self, client: Option<&str>, source: Option<&str>) {
+        if let Some(c) = client {
+            self.per_client.remove(&c.to_string());
+        }
+        if let Some(s) = source {
+            self.per_source.remove(&s.to_string());
+        }
+    }
+
     pub fn observe(&mut self, e: &AuditEvent, out: &mut Vec<Finding>) {
         let span = secs(self.config.window_seconds);
         let now = e.time_ms;

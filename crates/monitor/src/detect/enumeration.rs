@@ -35,6 +35,10 @@ impl Enumeration {
         }
     }
 
+    pub fn forget(&mut self, partner: &str) {
+        self.partners.remove(&partner.to_string());
+    }
+
     pub fn observe(&mut self, partner: &str, e: &AuditEvent, out: &mut Vec<Finding>) {
         let span = secs(self.config.window_seconds);
         let now = e.time_ms;

@@ -75,6 +75,10 @@ impl OffHours {
         self.hours = hours;
     }
 
+    pub fn forget(&mut self, partner: &str) {
+        self.outside.remove(&partner.to_string());
+    }
+
     pub fn observe(&mut self, partner: &str, e: &AuditEvent, out: &mut Vec<Finding>) {
         let Some(hours) = self.hours.get(partner) else {
             return;

@@ -24,6 +24,8 @@ struct PartnerState {
     baseline: HashMap<String, f64>,
     baseline_total: f64,
     learned_requests: u64,
+    /// Until then, requests leaving the window are not learned.
+    anomalous_until_ms: i64,
     client_id: Option<String>,
 }
 
@@ -40,6 +42,15 @@ impl OperationMix {
         }
     }
 
+    /// Clears the current window, unlearned; the baseline stays.
+    pub fn forget(&mut self, partner: &str) {
+        if let Some(s) = self.partners.get_mut(&partner.to_string()) {
+            s.window = Window::default();
+            s.recent.clear();
+            s.recent_counts.clear();
+        }
+    }
+
     pub fn observe(&mut self, partner: &str, e: &AuditEvent, out: &mut Vec<Finding>) {
         let now = e.time_ms;
         let span = secs(self.config.window_seconds);
@@ -51,6 +62,10 @@ impl OperationMix {
         s.client_id.clone_from(&e.actor.client_id);
         s.window.expire(now, span);
         s.window.push(now, e.request_id.as_deref());
+        // Requests join the baseline as they leave the window, and only when the mix was
+        // not off meanwhile: what is being compared is never part of what it is compared
+        // with, and an attack that ramps up cannot teach itself as normal.
+        let learn = now >= s.anomalous_until_ms;
         while s.recent.front().is_some_and(|(t, _)| *t <= now - span) {
             if let Some((_, op)) = s.recent.pop_front() {
                 if let Some(c) = s.recent_counts.get_mut(&op) {
@@ -59,11 +74,14 @@ impl OperationMix {
                         s.recent_counts.remove(&op);
                     }
                 }
+                if learn {
+                    s.learn(op);
+                }
             }
         }
         let op = e.action.clone();
-        s.recent.push_back((now, op.clone()));
         *s.recent_counts.entry(op.clone()).or_default() += 1;
+        s.recent.push_back((now, op));
 
         let learned = s.learned_requests >= self.config.learning_requests;
         let in_window = s.recent.len() as u64;
@@ -74,9 +92,9 @@ impl OperationMix {
                 finding = Some(distance);
             }
         }
-        match finding {
-            // While the mix is off, it is not learned as normal.
-            Some(distance) => {
+        if let Some(distance) = finding {
+            s.anomalous_until_ms = now + span;
+            {
                 let mut evidence = Evidence {
                     count: in_window,
                     window_seconds: self.config.window_seconds,
@@ -112,16 +130,19 @@ impl OperationMix {
                     onset_ms: s.window.first_ms().unwrap_or(now),
                 });
             }
-            None => {
-                *s.baseline.entry(op).or_default() += 1.0;
-                s.baseline_total += 1.0;
-                s.learned_requests += 1;
-                if s.baseline_total >= DECAY_AT {
-                    s.baseline.values_mut().for_each(|v| *v /= 2.0);
-                    s.baseline.retain(|_, v| *v >= 0.5);
-                    s.baseline_total = s.baseline.values().sum();
-                }
-            }
+        }
+    }
+}
+
+impl PartnerState {
+    fn learn(&mut self, op: String) {
+        *self.baseline.entry(op).or_default() += 1.0;
+        self.baseline_total += 1.0;
+        self.learned_requests += 1;
+        if self.baseline_total >= DECAY_AT {
+            self.baseline.values_mut().for_each(|v| *v /= 2.0);
+            self.baseline.retain(|_, v| *v >= 0.5);
+            self.baseline_total = self.baseline.values().sum();
         }
     }
 }

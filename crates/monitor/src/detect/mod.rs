@@ -45,6 +45,24 @@ impl Detectors {
         self.hours.set(hours);
     }
 
+    /// Forgets the recent behaviour an alert was about, once an operator has dealt with
+    /// it (closed it): the window that raised it would otherwise raise it again at the
+    /// subject's next request. Learned baselines are kept.
+    pub fn forget(&mut self, alert: &crate::Alert) {
+        use crate::AlertKind::*;
+        let partner = alert.partner_id.as_deref();
+        match alert.kind {
+            AuthFailureBurst | CredentialStuffing => self
+                .auth
+                .forget(alert.client_id.as_deref(), alert.source_ip.as_deref()),
+            Enumeration => partner.into_iter().for_each(|p| self.enumeration.forget(p)),
+            TrafficSpike => partner.into_iter().for_each(|p| self.spike.forget(p)),
+            OperationMix => partner.into_iter().for_each(|p| self.mix.forget(p)),
+            OffHours => partner.into_iter().for_each(|p| self.hours.forget(p)),
+            UnexpectedRegion => {}
+        }
+    }
+
     pub fn observe(&mut self, event: &AuditEvent) -> Vec<Finding> {
         let mut findings = Vec::new();
         if is_auth_failure(event) {

@@ -19,16 +19,25 @@ struct Average {
 }
 
 impl Average {
-    /// Feeds `n` seconds of `rate` requests per second.
+    /// Feeds `n` seconds of `rate` requests per second. Until it has seen `1 / alpha`
+    /// seconds it keeps the plain mean (a moving average started from its first second
+    /// would remember that one second for hours); then it moves exponentially.
     fn feed(&mut self, rate: f64, n: u64, alpha: f64) {
-        if self.seconds == 0 {
-            self.mean = rate;
-        } else {
+        let mut n = n;
+        let warm = (1.0 / alpha) as u64;
+        if self.seconds < warm {
+            let k = n.min(warm - self.seconds);
+            self.mean =
+                (self.mean * self.seconds as f64 + rate * k as f64) / (self.seconds + k) as f64;
+            self.seconds += k;
+            n -= k;
+        }
+        if n > 0 {
             // n steps of mean += alpha * (rate - mean), in closed form.
             let keep = (1.0 - alpha).powf(n as f64);
             self.mean = rate + (self.mean - rate) * keep;
+            self.seconds += n;
         }
-        self.seconds += n;
     }
 }
 
@@ -40,6 +49,9 @@ struct PartnerState {
     in_second: u64,
     all_day: Average,
     by_hour: [Average; 24],
+    /// The current spike: since when, and until when it counts as going on.
+    spike_started_ms: i64,
+    spiking_until_ms: i64,
     client_id: Option<String>,
 }
 
@@ -49,9 +61,11 @@ pub(super) struct Spike {
     partners: Keyed<String, PartnerState>,
 }
 
-/// Longest quiet spell fed to a baseline second by second; beyond it the gap is fed in one
-/// step (the closed form makes that exact).
+/// Seconds in an hour: quiet spells are fed to the baseline an hour of the day at a time.
 const HOUR: i64 = 3600;
+/// How long a spike's seconds are kept out of the baseline. Past this, the partner's
+/// new level is learned as normal (its operators have had the alert).
+const SPIKE_UNLEARNED_MS: i64 = 300_000;
 
 impl Spike {
     pub fn new(config: SpikeConfig) -> Self {
@@ -60,6 +74,13 @@ impl Spike {
             config,
             alpha,
             partners: Keyed::new(MAX_KEYS),
+        }
+    }
+
+    /// Clears the current window; the baseline stays.
+    pub fn forget(&mut self, partner: &str) {
+        if let Some(s) = self.partners.get_mut(&partner.to_string()) {
+            s.window = Window::default();
         }
     }
 
@@ -77,11 +98,18 @@ impl Spike {
             s.second = second;
         }
         if second > s.second {
-            // Close the counted second, then the quiet seconds up to this one.
-            let hour = hour_of(s.second);
-            let rate = s.in_second as f64;
-            s.all_day.feed(rate, 1, alpha);
-            s.by_hour[hour].feed(rate, 1, alpha);
+            // Close the counted second (unless it was part of a young spike: a spike is
+            // not learned as normal, but a level that lasts becomes the new normal),
+            // then the quiet seconds up to this one.
+            let at_ms = s.second * 1000;
+            let in_young_spike =
+                at_ms < s.spiking_until_ms && at_ms - s.spike_started_ms < SPIKE_UNLEARNED_MS;
+            if !in_young_spike {
+                let hour = hour_of(s.second);
+                let rate = s.in_second as f64;
+                s.all_day.feed(rate, 1, alpha);
+                s.by_hour[hour].feed(rate, 1, alpha);
+            }
             let mut quiet = second - s.second - 1;
             let mut at = s.second + 1;
             while quiet > 0 {
@@ -124,6 +152,10 @@ impl Spike {
         if rate < threshold {
             return;
         }
+        if now >= s.spiking_until_ms {
+            s.spike_started_ms = now;
+        }
+        s.spiking_until_ms = now + span;
         let mut evidence = Evidence {
             count: s.window.count(),
             window_seconds: self.config.window_seconds,

@@ -311,3 +311,87 @@ fn access_hours_parse_strictly_and_wrap_past_midnight() {
     }
     assert!(AccessHours::parse("00:00-24:00").unwrap().allows(NOON));
 }
+
+#[test]
+fn scraping_one_usual_operation_in_bulk_changes_the_mix() {
+    let mut d = detectors();
+    assert!(normal(&mut d, "acme", NOON, 120).is_empty());
+    let start = NOON + 120_000;
+    // Six times the usual rate, all transactions, with the usual traffic going on.
+    let mut found = Vec::new();
+    for i in 0..2400 {
+        let t = start + i * 5;
+        found.extend(d.observe(&api(
+            t,
+            "acme",
+            "getTransactions",
+            &format!("acc-{}", i % 30),
+            200,
+        )));
+        if i % 6 == 0 {
+            found.extend(d.observe(&api(t, "acme", "getBalances", "acc-1", 200)));
+        }
+    }
+    let kinds: Vec<_> = found.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&AlertKind::OperationMix), "no mix alert");
+    assert!(kinds.contains(&AlertKind::TrafficSpike), "no spike alert");
+}
+
+#[test]
+fn a_partial_first_second_does_not_set_the_baseline() {
+    let mut d = detectors();
+    // Traffic starts late in a second (5 requests), then runs at 120/s.
+    let mut found = Vec::new();
+    for i in 0..5 {
+        found.extend(d.observe(&api(
+            NOON + 950 + i * 10,
+            "acme",
+            "getAccount",
+            "acc-1",
+            200,
+        )));
+    }
+    for i in 0..(120 * 180) {
+        let t = NOON + 1000 + i * 1000 / 120;
+        found.extend(d.observe(&api(
+            t,
+            "acme",
+            "getAccount",
+            &format!("acc-{}", i % 20),
+            200,
+        )));
+    }
+    assert!(found.is_empty(), "{:?}", found.first());
+}
+
+#[test]
+fn a_closed_alert_is_judged_afresh_on_what_follows() {
+    let mut d = detectors();
+    assert!(normal(&mut d, "acme", NOON, 60).is_empty());
+    let start = NOON + 60_000;
+    let found: Vec<_> = (0..200)
+        .flat_map(|i| {
+            d.observe(&api(
+                start + i * 20,
+                "acme",
+                "getAccount",
+                &format!("acc-{}", 1000 + i),
+                404,
+            ))
+        })
+        .collect();
+    let finding = found
+        .into_iter()
+        .find(|f| f.kind == AlertKind::Enumeration)
+        .unwrap();
+    // Without forgetting, the window still full of probes raises it again at once.
+    let after = start + 5_000;
+    assert!(d
+        .observe(&api(after, "acme", "getAccount", "acc-1", 200))
+        .iter()
+        .any(|f| f.kind == AlertKind::Enumeration));
+    d.forget(&crate::Alert::from_finding("a1".into(), finding, after));
+    assert!(d
+        .observe(&api(after + 10, "acme", "getAccount", "acc-1", 200))
+        .is_empty());
+}

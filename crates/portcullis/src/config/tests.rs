@@ -254,3 +254,52 @@ fn governance_settings_are_checked() {
         .to_string()
         .contains("review_days"));
 }
+
+#[test]
+fn monitor_settings_are_checked_and_named() {
+    let cases = [
+        (
+            "[monitor.spike]\nfactor = 0.5\n",
+            "monitor.spike.factor is 0.5",
+        ),
+        (
+            "[monitor.operation_mix]\ndistance = 1.5\n",
+            "monitor.operation_mix.distance",
+        ),
+        (
+            "[monitor.auth_failures]\nwindow_seconds = 0\n",
+            "monitor.auth_failures.window_seconds must be at least 1",
+        ),
+        (
+            "[monitor.enumeration]\ndenied_share_percent = 150\n",
+            "denied_share_percent is 150",
+        ),
+        (
+            "[monitor.geography]\nregions = [{ region = \"GB\", cidrs = [\"10.0.0.0/40\"] }]\n",
+            "monitor.geography.regions[0].cidrs[0]",
+        ),
+        (
+            "[[monitor.webhooks]]\nurl = \"https://soc.example\"\nsecret_file = \"k\"\n",
+            "monitor.webhooks[0].ca_file is needed",
+        ),
+        (
+            "[[monitor.webhooks]]\nurl = \"ftp://soc.example\"\nsecret_file = \"k\"\n",
+            "must start with http:// or https://",
+        ),
+        (
+            "[[monitor.playbooks]]\nname = \"p\"\nkinds = []\nactions = [\"notify\"]\n",
+            "monitor.playbooks[0]: playbook \"p\" names no alert kinds",
+        ),
+        ("[monitor]\nthreshold = 3\n", "unknown field `threshold`"),
+        (
+            "[[monitor.playbooks]]\nname = \"p\"\nkinds = [\"spike\"]\nactions = [\"notify\"]\n",
+            "unknown variant `spike`",
+        ),
+    ];
+    for (section, expected) in cases {
+        let err = parse(&format!("{GOOD}\n{section}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{section}: {err}");
+    }
+}
