@@ -29,6 +29,7 @@ fn event(i: u64) -> AuditEvent {
         source_ip: Some("203.0.113.10".into()),
         request_id: Some(format!("{:032x}", i)),
         fields_removed: vec![],
+        trace: None,
     }
 }
 

@@ -69,6 +69,20 @@ pub struct AuditEvent {
     /// Names of response fields removed by filtering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields_removed: Vec<String>,
+    /// The request's W3C trace context: the gateway's own span, to follow the request into
+    /// the partner's and the upstream's traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceIds>,
+}
+
+/// Trace and span ids, lowercase hex (W3C Trace Context).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceIds {
+    pub trace_id: String,
+    pub span_id: String,
+    /// The caller's span, when the caller sent a trace context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
 }
 
 impl AuditEvent {
@@ -97,6 +111,7 @@ impl AuditEvent {
             source_ip: None,
             request_id: None,
             fields_removed: Vec::new(),
+            trace: None,
         }
     }
 }

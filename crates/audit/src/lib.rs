@@ -12,7 +12,7 @@ pub mod retention;
 pub mod segment;
 mod verify;
 
-pub use event::{Actor, AuditEvent, Decision, EventKind};
+pub use event::{Actor, AuditEvent, Decision, EventKind, TraceIds};
 pub use log::{
     Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, ConsistencyProof,
     InclusionProof, ProofError, Slot, TreeView,

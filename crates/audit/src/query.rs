@@ -206,6 +206,7 @@ mod tests {
                 source_ip: None,
                 request_id: None,
                 fields_removed: vec![],
+                trace: None,
             },
         };
         let line = to_cef(&e);

@@ -29,6 +29,7 @@ fn event(i: usize) -> AuditEvent {
         source_ip: Some("127.0.0.1".into()),
         request_id: Some(format!("req-{i}")),
         fields_removed: vec![],
+        trace: None,
     }
 }
 

@@ -161,6 +161,11 @@ fn event(i: u64) -> AuditEvent {
         source_ip: Some("203.0.113.10".into()),
         request_id: Some(format!("{i:032x}")),
         fields_removed: vec!["Data.Account[0].Nickname".into()],
+        trace: Some(portcullis_audit::TraceIds {
+            trace_id: format!("{i:032x}"),
+            span_id: format!("{i:016x}"),
+            parent_span_id: None,
+        }),
     }
 }
 

@@ -36,7 +36,7 @@ use crate::response::{
 use crate::routes::{Operation, RouteMatch, RouteTable};
 use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
-use crate::trace::traceparent;
+use crate::trace::TraceContext;
 use crate::traffic::{RateHeaders, Traffic};
 use portcullis_monitor::{EventFeed, Guard};
 
@@ -114,6 +114,7 @@ const SHED: &str = "audit_backpressure";
 struct Ids<'a> {
     request_id: &'a str,
     interaction_id: &'a str,
+    trace: &'a TraceContext,
 }
 
 /// The outcome of one request, for the audit entry and the log line.
@@ -253,6 +254,13 @@ impl Gateway {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let interaction_id = interaction_id(request.headers());
+        let trace = TraceContext::start(
+            request
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok()),
+            &request_id,
+        );
         let source = client_address(conn.remote.ip(), request.headers(), &self.trusted_proxies);
         let mut decision = Decision::new();
 
@@ -269,6 +277,7 @@ impl Gateway {
                 Ids {
                     request_id: &request_id,
                     interaction_id: &interaction_id,
+                    trace: &trace,
                 },
                 &mut decision,
                 &mut slot,
@@ -325,6 +334,7 @@ impl Gateway {
                 source_ip: Some(source.to_string()),
                 request_id: Some(request_id.clone()),
                 fields_removed: std::mem::take(&mut decision.fields_removed),
+                trace: Some(trace.ids()),
             };
             let committed = slot.commit(&event).await;
             if let (Ok(_), Some(monitor)) = (&committed, &self.monitor) {
@@ -413,6 +423,7 @@ impl Gateway {
         let Ids {
             request_id,
             interaction_id,
+            trace,
         } = ids;
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
         check_request_headers(request.headers())
@@ -591,11 +602,6 @@ impl Gateway {
             .inspect_err(|_| decision.reason = "request_invalid")?;
 
         // 7. Upstream: sanitized headers, trusted identity added, the trace continued.
-        let incoming_trace = parts
-            .headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -616,11 +622,10 @@ impl Gateway {
         set_header(headers, "x-fapi-interaction-id", interaction_id);
         set_header(headers, "x-forwarded-for", &source.to_string());
         set_header(headers, "x-forwarded-proto", "https");
-        let (trace, continued) = traceparent(incoming_trace.as_deref(), request_id);
-        if !continued {
+        if !trace.continued() {
             headers.remove("tracestate");
         }
-        set_header(headers, "traceparent", &trace);
+        set_header(headers, "traceparent", &trace.traceparent());
         // Bodies are filtered, so they must arrive unencoded.
         set_header(headers, "accept-encoding", "identity");
         let upstream_request = Request::from_parts(parts, Full::new(body));

@@ -1,28 +1,64 @@
 //! W3C Trace Context (https://www.w3.org/TR/trace-context/): the gateway continues the
 //! caller's trace when it sends a valid `traceparent`, or starts one whose trace id is the
-//! request id, and names itself as the parent of the upstream call with a fresh span id.
+//! request id, and is itself a span with a fresh id: the parent of the upstream call and
+//! the span exported to OpenTelemetry.
 
-/// The `traceparent` to send upstream, and whether it continues the caller's trace (when
-/// it does not, the caller's `tracestate` must not be passed on either).
-pub fn traceparent(incoming: Option<&str>, request_id: &str) -> (String, bool) {
-    let span = uuid::Uuid::new_v4().simple().to_string();
-    let span = &span[..16];
-    match incoming.and_then(parse) {
-        Some((trace_id, flags)) => (format!("00-{trace_id}-{span}-{flags}"), true),
-        None => {
-            // A request id is 32 lowercase hex digits: a valid trace id.
-            let trace_id = if is_hex(request_id, 32) && !is_zero(request_id) {
-                request_id.to_string()
-            } else {
-                uuid::Uuid::new_v4().simple().to_string()
-            };
-            (format!("00-{trace_id}-{span}-01"), false)
+use portcullis_audit::TraceIds;
+
+pub struct TraceContext {
+    pub trace_id: String,
+    pub span_id: String,
+    /// The caller's span, when it sent a valid trace context.
+    pub parent_span_id: Option<String>,
+    flags: String,
+}
+
+impl TraceContext {
+    pub fn start(incoming: Option<&str>, request_id: &str) -> Self {
+        let span = uuid::Uuid::new_v4().simple().to_string();
+        let span_id = span[..16].to_string();
+        match incoming.and_then(parse) {
+            Some((trace_id, parent, flags)) => Self {
+                trace_id: trace_id.to_string(),
+                span_id,
+                parent_span_id: Some(parent.to_string()),
+                flags: flags.to_string(),
+            },
+            None => Self {
+                // A request id is 32 lowercase hex digits: a valid trace id.
+                trace_id: if is_hex(request_id, 32) && !is_zero(request_id) {
+                    request_id.to_string()
+                } else {
+                    uuid::Uuid::new_v4().simple().to_string()
+                },
+                span_id,
+                parent_span_id: None,
+                flags: "01".into(),
+            },
+        }
+    }
+
+    /// Whether the caller's trace goes on (when not, its `tracestate` is not passed on).
+    pub fn continued(&self) -> bool {
+        self.parent_span_id.is_some()
+    }
+
+    /// The header for the upstream call, with the gateway's span as its parent.
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+    }
+
+    pub fn ids(&self) -> TraceIds {
+        TraceIds {
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            parent_span_id: self.parent_span_id.clone(),
         }
     }
 }
 
-/// The trace id and flags of a valid version-00 `traceparent`.
-fn parse(value: &str) -> Option<(&str, &str)> {
+/// Trace id, parent id and flags of a valid version-00 `traceparent`.
+fn parse(value: &str) -> Option<(&str, &str, &str)> {
     let mut parts = value.trim().split('-');
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -34,7 +70,7 @@ fn parse(value: &str) -> Option<(&str, &str)> {
         && is_hex(parent_id, 16)
         && !is_zero(parent_id)
         && is_hex(flags, 2);
-    valid.then_some((trace_id, flags))
+    valid.then_some((trace_id, parent_id, flags))
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -50,14 +86,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_valid_trace_is_continued_with_a_new_parent() {
+    fn a_valid_trace_is_continued_with_the_gateway_as_the_new_parent() {
         let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let (out, continued) = traceparent(Some(incoming), "0123456789abcdef0123456789abcdef");
-        assert!(continued);
+        let t = TraceContext::start(Some(incoming), "0123456789abcdef0123456789abcdef");
+        assert!(t.continued());
+        assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+        let out = t.traceparent();
         assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(out.ends_with("-01"));
-        let parent = out.split('-').nth(2).unwrap();
-        assert!(is_hex(parent, 16) && parent != "00f067aa0ba902b7");
+        assert!(is_hex(&t.span_id, 16) && t.span_id != "00f067aa0ba902b7");
     }
 
     #[test]
@@ -73,10 +110,13 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00-4bf92f3577b34da6a3ce929d0e0e47é6-00f067aa0ba902b7-01",
         ] {
-            let (out, continued) = traceparent(Some(bad), rid);
-            assert!(!continued);
-            assert!(out.starts_with(&format!("00-{rid}-")), "{bad:?} gave {out}");
-            assert!(parse(&out).is_some());
+            let t = TraceContext::start(Some(bad), rid);
+            assert!(!t.continued());
+            assert!(
+                t.traceparent().starts_with(&format!("00-{rid}-")),
+                "{bad:?}"
+            );
+            assert!(parse(&t.traceparent()).is_some());
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct MonitorConfig {
     /// When empty, [`crate::playbook::default_playbooks`] apply.
     pub playbooks: Vec<Playbook>,
     pub webhooks: Vec<WebhookConfig>,
+    /// OpenTelemetry trace export; off when absent.
+    pub tracing: Option<crate::otlp::TracingConfig>,
 }
 
 impl Default for MonitorConfig {
@@ -42,6 +44,7 @@ impl Default for MonitorConfig {
             off_hours: OffHoursConfig::default(),
             playbooks: Vec::new(),
             webhooks: Vec::new(),
+            tracing: None,
         }
     }
 }
@@ -261,6 +264,9 @@ impl MonitorConfig {
         for (i, p) in self.playbooks.iter().enumerate() {
             p.validate()
                 .map_err(|e| format!("monitor.playbooks[{i}]: {e}"))?;
+        }
+        if let Some(tracing) = &self.tracing {
+            crate::otlp::OtlpExporter::from_config(tracing)?;
         }
         for (i, w) in self.webhooks.iter().enumerate() {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {

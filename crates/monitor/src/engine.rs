@@ -23,6 +23,7 @@ use crate::guard::Guard;
 use crate::incident::{Incident, IncidentUpdate};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
+use crate::otlp::OtlpExporter;
 use crate::playbook::{default_playbooks, Action, Playbook};
 use crate::webhook::Webhook;
 
@@ -96,6 +97,7 @@ pub struct Monitor {
     /// Alerts closed since the engine last looked: their detector state is forgotten.
     closed: Mutex<Vec<Alert>>,
     any_closed: AtomicBool,
+    traces: Option<Mutex<OtlpExporter>>,
 }
 
 /// Who the monitor's own actions are recorded as.
@@ -125,6 +127,12 @@ impl Monitor {
         } else {
             config.playbooks.clone()
         };
+        let traces = config
+            .tracing
+            .as_ref()
+            .map(OtlpExporter::from_config)
+            .transpose()?
+            .map(Mutex::new);
         let (journal, loaded) = Journal::open(&dir)?;
         let guard = Arc::new(Guard::default());
         let now = clock.now_ms();
@@ -156,10 +164,12 @@ impl Monitor {
             webhooks,
             closed: Mutex::new(Vec::new()),
             any_closed: AtomicBool::new(false),
+            traces,
         });
         let engine = monitor.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
+            let mut export = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     event = rx.recv() => {
@@ -169,10 +179,14 @@ impl Monitor {
                             closed.iter().for_each(|a| detectors.forget(a));
                         }
                         engine.metrics().record(&event);
+                        if let Some(traces) = &engine.traces {
+                            traces.lock().unwrap_or_else(|p| p.into_inner()).record(&event);
+                        }
                         for finding in detectors.observe(&event) {
                             engine.raise(finding).await;
                         }
                     }
+                    _ = export.tick() => engine.export_traces(),
                     _ = tick.tick() => {
                         detectors.set_access_hours(engine.responder.access_hours().await);
                         engine.guard.sweep(engine.clock.now_ms());
@@ -190,6 +204,25 @@ impl Monitor {
 
     pub fn guard(&self) -> Arc<Guard> {
         self.guard.clone()
+    }
+
+    /// Sends the spans buffered since the last export, in the background.
+    fn export_traces(&self) {
+        let Some(traces) = &self.traces else { return };
+        let Some((sender, request)) = traces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_request()
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            match sender.send(request).await {
+                Ok(status) if (200..300).contains(&status) => {}
+                Ok(status) => tracing::warn!(status, "trace collector refused a batch"),
+                Err(e) => tracing::warn!(error = %e, "trace collector not reached"),
+            }
+        });
     }
 
     fn records(&self) -> MutexGuard<'_, Records> {
@@ -674,6 +707,7 @@ impl Monitor {
             ("portcullis_alerts_unresolved", "Alerts open or acknowledged.", open_alerts as f64),
             ("portcullis_blocked_sources", "Source addresses blocked now.", containment.blocked_sources.len() as f64),
             ("portcullis_throttled_partners", "Partners throttled now.", containment.throttled_partners.len() as f64),
+            ("portcullis_trace_spans_dropped_total", "Spans dropped because the trace collector was away.", self.traces.as_ref().map_or(0, |t| t.lock().unwrap_or_else(|p| p.into_inner()).dropped) as f64),
         ];
         self.metrics().render(&gauges)
     }

@@ -14,6 +14,7 @@ pub mod guard;
 pub mod incident;
 mod journal;
 pub mod metrics;
+pub mod otlp;
 pub mod playbook;
 pub mod webhook;
 mod window;

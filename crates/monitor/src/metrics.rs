@@ -245,6 +245,7 @@ mod tests {
             source_ip: Some("192.0.2.1".into()),
             request_id: Some("req-1".into()),
             fields_removed: vec![],
+            trace: None,
         }
     }
 

@@ -55,6 +55,7 @@ fn refused(clock: &ManualClock, client: &str) -> AuditEvent {
         source_ip: Some("203.0.113.50".into()),
         request_id: Some(format!("r-{client}")),
         fields_removed: vec![],
+        trace: None,
     }
 }
 

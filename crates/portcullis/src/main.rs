@@ -22,8 +22,23 @@ use portcullis_core::SystemClock;
     about = "An API gateway and control plane for sharing financial APIs with partners"
 )]
 struct Cli {
+    /// Log lines as `text` (for people) or `json` (one object per line, for log
+    /// pipelines; every request's line carries its request id).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -68,17 +83,25 @@ enum Command {
     Reports(Resource<admin_cli::ReportsCommand>),
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let log_format = cli.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,11 +118,11 @@ fn main() -> ExitCode {
                 dir,
                 audit_acknowledge,
             } => {
-                init_logging();
+                init_logging(log_format);
                 demo::run(dir, audit_acknowledge).await
             }
             Command::Serve { config, check } => {
-                init_logging();
+                init_logging(log_format);
                 serve(config, check).await
             }
             Command::Token(args) => token_cmd::run(args).await,

@@ -145,10 +145,12 @@ fn serve_runs_the_example_config_as_it_is() {
         String::from_utf8_lossy(&check.stderr)
     );
 
+    // Logs as JSON lines, for log pipelines.
+    let log_file = dir.path().join("serve.log");
     let child = Command::new(BIN)
-        .args(["serve", "--config"])
+        .args(["--log-format", "json", "serve", "--config"])
         .arg(&config)
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_file).unwrap())
         .spawn()
         .unwrap();
     let admin_token = dir.path().join("data/admin-token");
@@ -166,6 +168,17 @@ fn serve_runs_the_example_config_as_it_is() {
     });
     let status = terminate(child);
     assert!(status.success(), "serve exited with {status}");
+    let logs = std::fs::read_to_string(&log_file).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|l| l["message"] == "gateway listening")
+        .unwrap_or_else(|| panic!("no gateway line in {logs}"));
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["address"].is_string() && listening["timestamp"].is_string());
 }
 
 #[test]

@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 /// A webhook receiver on loopback: every POST's signature header and body.
-async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<(String, Bytes)>) {
+async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<(String, String, Bytes)>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
@@ -29,13 +29,14 @@ async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<(String, Bytes)>
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let tx = tx.clone();
                         async move {
+                            let path = req.uri().path().to_string();
                             let signature = req
                                 .headers()
                                 .get("x-portcullis-signature")
                                 .map(|v| v.to_str().unwrap().to_string())
                                 .unwrap_or_default();
                             let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let _ = tx.send((signature, body));
+                            let _ = tx.send((path, signature, body));
                             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
                                 Bytes::new(),
                             )))
@@ -52,8 +53,11 @@ async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<(String, Bytes)>
 
 const WEBHOOK_KEY: &str = "a-webhook-key-of-at-least-32-bytes!!";
 
-async fn monitored() -> (Harness, mpsc::UnboundedReceiver<(String, Bytes)>) {
-    let (url, rx) = webhook_receiver().await;
+/// The system with monitoring on, alerts sent to a webhook and traces to a collector,
+/// both on one loopback receiver (`/alerts` and `/v1/traces`).
+async fn monitored() -> (Harness, mpsc::UnboundedReceiver<(String, String, Bytes)>) {
+    let (base, rx) = webhook_receiver().await;
+    let url = format!("{base}/alerts");
     let key_dir = tempfile::tempdir().unwrap().keep();
     let key_file = key_dir.join("webhook.key");
     std::fs::write(&key_file, WEBHOOK_KEY).unwrap();
@@ -65,6 +69,11 @@ async fn monitored() -> (Harness, mpsc::UnboundedReceiver<(String, Bytes)>) {
             secret_file: key_file,
             min_severity: portcullis_monitor::Severity::Low,
         }];
+        c.monitor.tracing = Some(portcullis_monitor::otlp::TracingConfig {
+            otlp_endpoint: base,
+            ca_file: None,
+            service_name: "portcullis-test".into(),
+        });
     })
     .await;
     (h, rx)
@@ -76,6 +85,24 @@ async fn alerts(h: &Harness, query: &str) -> Vec<Value> {
         .await;
     assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
     json_body(&r)["alerts"].as_array().unwrap().clone()
+}
+
+/// The next POST the receiver got at `path` (others, e.g. trace exports, are skipped).
+async fn next_post(
+    rx: &mut mpsc::UnboundedReceiver<(String, String, Bytes)>,
+    path: &str,
+) -> (String, Bytes) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (at, signature, body) = tokio::time::timeout(left, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("nothing posted to {path} within 5 s"))
+            .unwrap();
+        if at == path {
+            return (signature, body);
+        }
+    }
 }
 
 /// The id of the alert's action of this kind.
@@ -163,10 +190,7 @@ async fn credential_stuffing_is_blocked_within_seconds_signed_to_the_webhook_and
     );
 
     // The webhook got the alert, signed with its key.
-    let (signature, body) = tokio::time::timeout(Duration::from_secs(5), webhook.recv())
-        .await
-        .expect("webhook called")
-        .unwrap();
+    let (signature, body) = next_post(&mut webhook, "/alerts").await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -352,5 +376,69 @@ async fn a_partner_enumerating_accounts_has_its_credential_suspended_until_an_op
     // Viewers read alerts but change nothing.
     let r = h.admin("GET", "/admin/v1/alerts?status=bogus", None).await;
     assert_eq!(r.status(), 400);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn each_request_is_exported_as_a_span_continuing_the_callers_trace() {
+    let (h, mut receiver) = monitored().await;
+    let client = "acme-payments-prod";
+    let token = h.token_mtls(client).await;
+    let account = h.s("/sample/account_id");
+    let request = http::Request::get(format!(
+        "{}/accounts/{account}",
+        h.gateway(Environment::Production)
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .header(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .body(Full::new(Bytes::new()))
+    .unwrap();
+    let r = h.client(Some(client)).send(request).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    // Spans leave once a second, in OTLP/JSON.
+    let span = loop {
+        let (_, body) = next_post(&mut receiver, "/v1/traces").await;
+        let export: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            export["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+            "portcullis-test"
+        );
+        let spans = export["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if let Some(span) = spans
+            .into_iter()
+            .find(|s| s["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+        {
+            break span;
+        }
+    };
+    assert_eq!(span["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(span["name"], "production getAccount");
+    assert_eq!(span["kind"], 2);
+    let attributes = span["attributes"].to_string();
+    assert!(attributes.contains(&request_id), "{attributes}");
+    assert!(attributes.contains("\"intValue\":\"200\""), "{attributes}");
+    // The audit entry carries the same ids.
+    let r = h
+        .admin("GET", "/admin/v1/audit/events?action=getAccount", None)
+        .await;
+    let events = json_body(&r);
+    let entry = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["request_id"] == json!(request_id))
+        .unwrap();
+    assert_eq!(
+        entry["trace"]["trace_id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(entry["trace"]["span_id"], span["spanId"]);
     h.stop().await;
 }

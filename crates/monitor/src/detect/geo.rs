@@ -13,38 +13,71 @@ use crate::alert::{Evidence, Finding, Severity, Subject};
 use crate::config::GeographyConfig;
 use crate::AlertKind;
 
-/// Where an address is.
-#[derive(Debug, Default)]
+/// Where an address is: the configured CIDR ranges first (they also name private and
+/// partner-specific ranges a GeoIP database cannot know), then a MaxMind-format database
+/// (GeoIP2/GeoLite2 Country or City), by the country's ISO code.
+#[derive(Default)]
 pub struct RegionTable {
     ranges: Vec<(String, NetworkList)>,
+    maxmind: Option<maxminddb::Reader<Vec<u8>>>,
+}
+
+/// The parts of a GeoIP2 record read here.
+#[derive(serde::Deserialize)]
+struct CountryRecord<'a> {
+    #[serde(borrow)]
+    country: Option<IsoCode<'a>>,
+    #[serde(borrow)]
+    registered_country: Option<IsoCode<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct IsoCode<'a> {
+    iso_code: Option<&'a str>,
 }
 
 impl RegionTable {
     pub fn from_config(config: &GeographyConfig) -> Result<Self, String> {
-        if let Some(path) = &config.maxmind_db {
-            return Err(format!(
-                "monitor.geography.maxmind_db ({}): MaxMind databases are not read by this build; list CIDR ranges in monitor.geography.regions instead",
-                path.display()
-            ));
-        }
         let mut ranges = Vec::new();
         for (i, r) in config.regions.iter().enumerate() {
             let list =
                 NetworkList::parse(&format!("monitor.geography.regions[{i}].cidrs"), &r.cidrs)?;
             ranges.push((r.region.clone(), list));
         }
-        Ok(Self { ranges })
+        let maxmind = match &config.maxmind_db {
+            None => None,
+            Some(path) => Some(maxminddb::Reader::open_readfile(path).map_err(|e| {
+                format!(
+                    "monitor.geography.maxmind_db {}: {e}; give a MaxMind DB (.mmdb) file such as GeoLite2-Country.mmdb",
+                    path.display()
+                )
+            })?),
+        };
+        Ok(Self { ranges, maxmind })
     }
 
     pub fn region_of(&self, addr: IpAddr) -> Option<&str> {
-        self.ranges
-            .iter()
-            .find(|(_, list)| list.contains(addr))
-            .map(|(region, _)| region.as_str())
+        if let Some((region, _)) = self.ranges.iter().find(|(_, list)| list.contains(addr)) {
+            return Some(region.as_str());
+        }
+        let record: CountryRecord<'_> = self.maxmind.as_ref()?.lookup(addr).ok()?;
+        record
+            .country
+            .and_then(|c| c.iso_code)
+            .or_else(|| record.registered_country.and_then(|c| c.iso_code))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges.is_empty() && self.maxmind.is_none()
+    }
+}
+
+impl std::fmt::Debug for RegionTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionTable")
+            .field("ranges", &self.ranges.len())
+            .field("maxmind", &self.maxmind.is_some())
+            .finish()
     }
 }
 

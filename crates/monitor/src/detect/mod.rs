@@ -100,4 +100,6 @@ fn secs(s: u64) -> i64 {
 }
 
 #[cfg(test)]
+mod mmdb_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -35,6 +35,7 @@ pub(crate) fn api(time_ms: i64, partner: &str, op: &str, account: &str, status: 
         source_ip: Some("10.1.0.5".into()),
         request_id: Some(format!("req-{time_ms}")),
         fields_removed: vec![],
+        trace: None,
     }
 }
 
