@@ -79,7 +79,7 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let entry = snapshot
             .usable_client(&client_id, self.config.environment, now)
-            .map_err(|denied| OAuthError::invalid_client(denied.to_string()))?;
+            .map_err(|denied| OAuthError::unusable_client(&denied))?;
         Ok(AuthenticatedClient {
             client_id,
             partner_id: entry.client.partner_id.clone(),
@@ -187,7 +187,7 @@ impl AuthorizationServer {
         // cache for everyone else.
         snapshot
             .usable_client(&claimed_client, self.config.environment, now)
-            .map_err(|denied| OAuthError::invalid_client(denied.to_string()))?;
+            .map_err(|denied| OAuthError::unusable_client(&denied))?;
         match self.replay.check_and_record(
             &claimed_client,
             &claims.jti,

@@ -43,6 +43,9 @@ pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: String,
     pub retry_after_seconds: Option<u64>,
+    /// A more precise reason for the audit trail than the OAuth code, e.g. a known
+    /// credential refused because it is suspended (not a failed authentication).
+    pub audit_reason: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -51,7 +54,21 @@ impl OAuthError {
             code,
             description: description.into(),
             retry_after_seconds: None,
+            audit_reason: None,
         }
+    }
+
+    /// The credential exists but may not be used now (suspended, revoked, expired, or its
+    /// partner inactive): `invalid_client` to the caller, the precise reason in the audit.
+    pub fn unusable_client(denied: &portcullis_core::snapshot::ClientDenied) -> Self {
+        let mut e = Self::invalid_client(denied.to_string());
+        if !matches!(
+            denied,
+            portcullis_core::snapshot::ClientDenied::UnknownClient
+        ) {
+            e.audit_reason = Some(denied.reason());
+        }
+        e
     }
 
     pub fn too_many_requests(retry_after_seconds: u64) -> Self {

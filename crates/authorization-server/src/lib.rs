@@ -273,6 +273,7 @@ impl AuthorizationServer {
         };
         result.unwrap_or_else(|e| {
             outcome.error = Some(e.code);
+            outcome.reason = e.audit_reason;
             e.into_response()
         })
     }
@@ -610,6 +611,8 @@ pub struct Outcome {
     pub scope: Option<String>,
     /// The OAuth error answered, if any.
     pub error: Option<OAuthErrorCode>,
+    /// The audit's reason when more precise than the OAuth error.
+    pub reason: Option<&'static str>,
 }
 
 impl Outcome {

@@ -163,7 +163,7 @@ impl Decision {
             _ => EventKind::AuthorizationServerRequest,
         };
         if let Some(error) = outcome.error {
-            self.reason = error.as_str();
+            self.reason = outcome.reason.unwrap_or(error.as_str());
         }
     }
 }

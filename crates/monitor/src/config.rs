@@ -17,6 +17,9 @@ pub struct MonitorConfig {
     pub queue_capacity: usize,
     /// The same alert (kind and subject) is not raised again within this time.
     pub cooldown_seconds: u64,
+    /// Most alerts raised in any minute; beyond it they are counted, not raised (an
+    /// attacker rotating subjects cannot flood operators, the journal or the audit log).
+    pub max_alerts_per_minute: usize,
     pub auth_failures: AuthFailureConfig,
     pub enumeration: EnumerationConfig,
     pub spike: SpikeConfig,
@@ -36,6 +39,7 @@ impl Default for MonitorConfig {
             enabled: true,
             queue_capacity: 65_536,
             cooldown_seconds: 300,
+            max_alerts_per_minute: 60,
             auth_failures: AuthFailureConfig::default(),
             enumeration: EnumerationConfig::default(),
             spike: SpikeConfig::default(),
@@ -230,6 +234,10 @@ impl MonitorConfig {
                 self.off_hours.window_seconds,
             ),
             ("monitor.queue_capacity", self.queue_capacity as u64),
+            (
+                "monitor.max_alerts_per_minute",
+                self.max_alerts_per_minute as u64,
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {

@@ -69,6 +69,11 @@ struct Records {
     alerts: BTreeMap<String, Alert>,
     incidents: BTreeMap<String, Incident>,
     last_raised: HashMap<(AlertKind, Subject), i64>,
+    /// When the alerts of the last minute were raised, for the rate cap.
+    raised_recently: std::collections::VecDeque<i64>,
+    suppressed: u64,
+    /// Actions being reverted now: a second revert of the same one waits its turn.
+    reverting: std::collections::HashSet<String>,
 }
 
 /// Filters for listing alerts.
@@ -154,7 +159,7 @@ impl Monitor {
             records: Mutex::new(Records {
                 alerts: loaded.alerts,
                 incidents: loaded.incidents,
-                last_raised: HashMap::new(),
+                ..Records::default()
             }),
             metrics: Mutex::new(Metrics::default()),
             journal,
@@ -244,6 +249,20 @@ impl Monitor {
             if r.last_raised.get(&key).is_some_and(|&t| now - t < cooldown) {
                 return;
             }
+            // However many subjects an attacker rotates through, alerts (and their
+            // fsyncs and audit entries) are capped per minute; the excess is counted.
+            while r
+                .raised_recently
+                .front()
+                .is_some_and(|&t| t <= now - 60_000)
+            {
+                r.raised_recently.pop_front();
+            }
+            if r.raised_recently.len() >= self.config.max_alerts_per_minute {
+                r.suppressed += 1;
+                return;
+            }
+            r.raised_recently.push_back(now);
             r.last_raised.insert(key, now);
         }
         let mut alert = Alert::from_finding(new_id(), finding, now);
@@ -559,9 +578,10 @@ impl Monitor {
         action_id: &str,
         by: &str,
     ) -> Result<(Alert, ActionTaken), MonitorError> {
-        let (alert_id, action) = {
-            let r = self.records();
-            r.alerts
+        let (alert_id, action, others) = {
+            let mut r = self.records();
+            let (alert_id, action) = r
+                .alerts
                 .values()
                 .find_map(|a| {
                     a.actions
@@ -569,39 +589,43 @@ impl Monitor {
                         .find(|x| x.id == action_id)
                         .map(|x| (a.id.clone(), x.clone()))
                 })
-                .ok_or_else(|| MonitorError::NotFound(format!("no action {action_id}")))?
-        };
-        if let Some(who) = &action.reverted_by {
-            return Err(MonitorError::Conflict(format!(
-                "action {action_id} was already reverted by {who}"
-            )));
-        }
-        if action.dry_run || action.error.is_some() {
-            return Err(MonitorError::Conflict(format!(
-                "action {action_id} changed nothing (dry run or failed); there is nothing to revert"
-            )));
-        }
-        match action.action.as_str() {
-            "throttle" => {
-                self.guard.unthrottle(&action.target);
-            }
-            "block_source" => {
-                if let Ok(ip) = action.target.parse::<IpAddr>() {
-                    self.guard.unblock(ip);
-                }
-            }
-            "suspend_credential" => self
-                .responder
-                .reinstate_credential(&action.target)
-                .await
-                .map_err(MonitorError::Failed)?,
-            other => {
+                .ok_or_else(|| MonitorError::NotFound(format!("no action {action_id}")))?;
+            if let Some(who) = &action.reverted_by {
                 return Err(MonitorError::Conflict(format!(
-                    "a {other} action cannot be reverted"
-                )))
+                    "action {action_id} was already reverted by {who}"
+                )));
             }
-        }
+            if action.dry_run || action.error.is_some() {
+                return Err(MonitorError::Conflict(format!(
+                    "action {action_id} changed nothing (dry run or failed); there is nothing to revert"
+                )));
+            }
+            if !r.reverting.insert(action_id.to_string()) {
+                return Err(MonitorError::Conflict(format!(
+                    "action {action_id} is being reverted right now"
+                )));
+            }
+            // Other alerts' actions of the same kind on the same target still stand.
+            let others: Vec<ActionTaken> = r
+                .alerts
+                .values()
+                .flat_map(|a| a.actions.iter())
+                .filter(|x| {
+                    x.id != action_id
+                        && x.action == action.action
+                        && x.target == action.target
+                        && x.reverted_by.is_none()
+                        && !x.dry_run
+                        && x.error.is_none()
+                })
+                .cloned()
+                .collect();
+            (alert_id, action, others)
+        };
+        let undone = self.undo(&action, &others).await;
         let mut r = self.records();
+        r.reverting.remove(action_id);
+        undone?;
         let alert = r
             .alerts
             .get_mut(&alert_id)
@@ -616,6 +640,42 @@ impl Monitor {
         self.journal.alert(&updated).map_err(MonitorError::Failed)?;
         *alert = updated.clone();
         Ok((updated, reverted))
+    }
+
+    /// Lifts what an action put in place, unless another alert's action on the same target
+    /// still holds it.
+    async fn undo(&self, action: &ActionTaken, others: &[ActionTaken]) -> Result<(), MonitorError> {
+        let now = self.clock.now_ms();
+        match action.action.as_str() {
+            "throttle" => {
+                self.guard.unthrottle(&action.target);
+                others.iter().for_each(|o| reapply(&self.guard, o, now));
+            }
+            "block_source" => {
+                if let Ok(ip) = action.target.parse::<IpAddr>() {
+                    self.guard.unblock(ip);
+                }
+                others.iter().for_each(|o| reapply(&self.guard, o, now));
+            }
+            "suspend_credential" => {
+                if let Some(other) = others.first() {
+                    return Err(MonitorError::Conflict(format!(
+                        "{} is also suspended by action {}; revert that one too (or instead)",
+                        action.target, other.id
+                    )));
+                }
+                self.responder
+                    .reinstate_credential(&action.target)
+                    .await
+                    .map_err(MonitorError::Failed)?;
+            }
+            other => {
+                return Err(MonitorError::Conflict(format!(
+                    "a {other} action cannot be reverted"
+                )))
+            }
+        }
+        Ok(())
     }
 
     pub fn list_incidents(&self, open_only: bool) -> Vec<Incident> {
@@ -661,7 +721,10 @@ impl Monitor {
             .map_err(MonitorError::Failed)?;
         for id in &incident.alert_ids {
             if let Some(a) = r.alerts.get_mut(id) {
-                a.incident_id.get_or_insert_with(|| incident.id.clone());
+                if a.incident_id.is_none() {
+                    a.incident_id = Some(incident.id.clone());
+                    self.journal.alert(a).map_err(MonitorError::Failed)?;
+                }
             }
         }
         r.incidents.insert(incident.id.clone(), incident.clone());
@@ -705,6 +768,7 @@ impl Monitor {
             ("portcullis_audit_queue_depth", "Audit entries reserved or waiting to be made durable.", self.audit.queue_depth() as f64),
             ("portcullis_monitor_events_skipped_total", "Events the monitor skipped because it was behind (they are still in the audit log).", self.feed.dropped.load(Ordering::Relaxed) as f64),
             ("portcullis_alerts_unresolved", "Alerts open or acknowledged.", open_alerts as f64),
+            ("portcullis_alerts_suppressed_total", "Alerts not raised because more than monitor.max_alerts_per_minute were due.", self.records().suppressed as f64),
             ("portcullis_blocked_sources", "Source addresses blocked now.", containment.blocked_sources.len() as f64),
             ("portcullis_throttled_partners", "Partners throttled now.", containment.throttled_partners.len() as f64),
             ("portcullis_trace_spans_dropped_total", "Spans dropped because the trace collector was away.", self.traces.as_ref().map_or(0, |t| t.lock().unwrap_or_else(|p| p.into_inner()).dropped) as f64),

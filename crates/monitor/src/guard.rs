@@ -50,7 +50,7 @@ impl Guard {
         }
         self.read()
             .blocked
-            .get(&addr)
+            .get(&block_key(addr))
             .is_some_and(|&until| now_ms < until)
     }
 
@@ -66,7 +66,9 @@ impl Guard {
             .map(|(limit, _)| *limit)
     }
 
+    /// Blocks the address (an IPv6 address with its whole /64, as the detectors count).
     pub fn block(&self, addr: IpAddr, until_ms: i64) {
+        let addr = block_key(addr);
         let mut s = self.write();
         let until = s.blocked.get(&addr).map_or(until_ms, |&u| u.max(until_ms));
         s.blocked.insert(addr, until);
@@ -76,7 +78,7 @@ impl Guard {
     /// Returns whether the address was blocked.
     pub fn unblock(&self, addr: IpAddr) -> bool {
         let mut s = self.write();
-        let was = s.blocked.remove(&addr).is_some();
+        let was = s.blocked.remove(&block_key(addr)).is_some();
         self.refresh_active(&s);
         was
     }
@@ -126,6 +128,17 @@ impl Guard {
     }
 }
 
+/// An IPv4 address itself; an IPv6 address's /64 network.
+fn block_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +164,14 @@ mod tests {
         g.sweep(600);
         assert_eq!(g.throttle("p1", 10), None);
         assert!(!g.active.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn an_ipv6_block_covers_the_attackers_whole_slash_64() {
+        let g = Guard::default();
+        g.block("2001:db8:1:2::7".parse().unwrap(), 1000);
+        assert!(g.is_blocked("2001:db8:1:2:ffff::1".parse().unwrap(), 0));
+        assert!(!g.is_blocked("2001:db8:1:3::7".parse().unwrap(), 0));
+        assert!(g.unblock("2001:db8:1:2::9".parse().unwrap()));
     }
 }

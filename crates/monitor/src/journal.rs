@@ -50,11 +50,11 @@ impl Journal {
                         Ok(Line::Incident(n)) => {
                             loaded.incidents.insert(n.id.clone(), *n);
                         }
-                        Err(e) if i + 1 == lines.len() && !text.ends_with('\n') => {
-                            tracing::warn!(path = %path.display(), error = %e, "skipping a partial last record (a crash while writing it)");
-                        }
+                        // A torn record (a crash or a full disk while writing it) is
+                        // skipped: these are operational records, the audit log holds
+                        // every action as well.
                         Err(e) => {
-                            return Err(format!("{} line {}: {e}", path.display(), i + 1));
+                            tracing::warn!(path = %path.display(), line = i + 1, error = %e, "skipping an unreadable monitor record");
                         }
                     }
                 }
@@ -95,8 +95,18 @@ impl Journal {
         let mut text = serde_json::to_string(line).map_err(|e| e.to_string())?;
         text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_data())
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+        let before = file
+            .metadata()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?
+            .len();
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            // Leave no partial record for the next one to be appended to.
+            let _ = file.set_len(before);
+            return Err(format!("{}: {e}", self.path.display()));
+        }
+        Ok(())
     }
 }

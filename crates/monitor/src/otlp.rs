@@ -37,7 +37,7 @@ pub struct OtlpExporter {
     url: http::Uri,
     sender: Sender,
     service_name: String,
-    spans: Vec<Value>,
+    spans: std::collections::VecDeque<Value>,
     pub dropped: u64,
 }
 
@@ -71,7 +71,7 @@ impl OtlpExporter {
             url,
             sender,
             service_name: config.service_name.clone(),
-            spans: Vec::new(),
+            spans: std::collections::VecDeque::new(),
             dropped: 0,
         })
     }
@@ -91,7 +91,7 @@ impl OtlpExporter {
             return;
         }
         if self.spans.len() >= MAX_BUFFERED {
-            self.spans.remove(0);
+            self.spans.pop_front();
             self.dropped += 1;
         }
         let end_ns = i128::from(e.time_ms) * 1_000_000;
@@ -139,7 +139,7 @@ impl OtlpExporter {
         if let Some(parent) = &trace.parent_span_id {
             span["parentSpanId"] = json!(parent);
         }
-        self.spans.push(span);
+        self.spans.push_back(span);
     }
 
     /// The export request for what is buffered, if anything.
@@ -147,7 +147,7 @@ impl OtlpExporter {
         if self.spans.is_empty() {
             return None;
         }
-        let spans = std::mem::take(&mut self.spans);
+        let spans: Vec<Value> = std::mem::take(&mut self.spans).into();
         let body = json!({"resourceSpans": [{
             "resource": {"attributes": [attr("service.name", json!({"stringValue": self.service_name}))]},
             "scopeSpans": [{"scope": {"name": "portcullis-gateway"}, "spans": spans}],

@@ -38,22 +38,26 @@ impl Window {
         self.times.front().copied()
     }
 
-    pub fn samples(&self) -> Vec<String> {
-        self.samples.iter().cloned().collect()
+    /// Whether nothing in the window is newer than `span_ms` before `now_ms` (an expired
+    /// window is only emptied when its key is seen again).
+    pub fn idle(&self, now_ms: i64, span_ms: i64) -> bool {
+        self.times.back().is_none_or(|&t| t <= now_ms - span_ms)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
+    pub fn samples(&self) -> Vec<String> {
+        self.samples.iter().cloned().collect()
     }
 }
 
 /// Per-key state with a bound on the number of keys: an attacker rotating source
 /// addresses or client ids cannot grow it without limit. When full, keys whose state is
-/// idle are dropped first; if none is, the new key is not tracked.
+/// idle (nothing within its window) are dropped, at most once a second; if none is, the
+/// new key is not tracked until one goes idle.
 #[derive(Debug)]
 pub(crate) struct Keyed<K, V> {
     map: HashMap<K, V>,
     max_keys: usize,
+    last_sweep_ms: i64,
 }
 
 impl<K: Hash + Eq + Clone, V: Default> Keyed<K, V> {
@@ -61,13 +65,18 @@ impl<K: Hash + Eq + Clone, V: Default> Keyed<K, V> {
         Self {
             map: HashMap::new(),
             max_keys,
+            last_sweep_ms: i64::MIN,
         }
     }
 
     /// The state for `key`, created if there is room after dropping idle keys.
-    pub fn entry(&mut self, key: &K, idle: impl Fn(&V) -> bool) -> Option<&mut V> {
+    pub fn entry(&mut self, key: &K, now_ms: i64, idle: impl Fn(&V) -> bool) -> Option<&mut V> {
         if !self.map.contains_key(key) {
             if self.map.len() >= self.max_keys {
+                if now_ms.saturating_sub(self.last_sweep_ms) < 1000 {
+                    return None;
+                }
+                self.last_sweep_ms = now_ms;
                 self.map.retain(|_, v| !idle(v));
                 if self.map.len() >= self.max_keys {
                     return None;
@@ -110,15 +119,38 @@ mod tests {
     }
 
     #[test]
-    fn keyed_state_is_bounded_and_drops_idle_keys_first() {
+    fn keyed_state_is_bounded_and_drops_keys_idle_for_their_window() {
+        let idle = |now: i64| move |w: &Window| w.idle(now, 1000);
         let mut k: Keyed<u32, Window> = Keyed::new(2);
-        k.entry(&1, Window::is_empty).unwrap().push(1, None);
-        k.entry(&2, Window::is_empty).unwrap();
-        // Key 2 is idle: it makes room for 3.
-        assert!(k.entry(&3, Window::is_empty).is_some());
-        k.entry(&3, Window::is_empty).unwrap().push(1, None);
+        k.entry(&1, 0, idle(0)).unwrap().push(0, None);
+        k.entry(&2, 0, idle(0)).unwrap().push(900, None);
+        // Both are busy: a third key is not tracked.
+        assert!(k.entry(&3, 600, idle(600)).is_none());
+        // Key 1's last event is older than its window now, though its window was never
+        // emptied: it makes room (after the once-a-second sweep allows).
+        assert!(
+            k.entry(&3, 1200, idle(1200)).is_none(),
+            "swept less than a second ago"
+        );
+        assert!(k.entry(&3, 1700, idle(1700)).is_some());
         assert_eq!(k.len(), 2);
-        // Both are busy now: a fourth key is not tracked.
-        assert!(k.entry(&4, Window::is_empty).is_none());
+        assert!(k.map.contains_key(&2) && k.map.contains_key(&3));
+    }
+
+    #[test]
+    fn an_address_spray_does_not_switch_tracking_off_for_good() {
+        let span = 30_000;
+        let mut k: Keyed<u32, Window> = Keyed::new(1000);
+        for i in 0..5000u32 {
+            let now = i64::from(i) * 10;
+            if let Some(w) = k.entry(&i, now, |w: &Window| w.idle(now, span)) {
+                w.push(now, None);
+            }
+        }
+        // Long after the spray, a new address is tracked again.
+        let later = 5000 * 10 + span + 1;
+        assert!(k
+            .entry(&99_999, later, |w: &Window| w.idle(later, span))
+            .is_some());
     }
 }

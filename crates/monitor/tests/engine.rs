@@ -266,3 +266,61 @@ async fn a_dry_run_playbook_records_what_it_would_do_and_does_nothing() {
     ));
     run.stop().await;
 }
+
+#[tokio::test]
+async fn reverting_one_alert_leaves_another_alerts_block_in_force_and_alerts_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let creds = Arc::new(Credentials::default());
+    let config = MonitorConfig {
+        max_alerts_per_minute: 3,
+        ..MonitorConfig::default()
+    };
+    let run = start(dir.path(), config, clock.clone(), creds);
+    let feed = run.monitor.feed();
+    // 30 failures as one client (a burst from the address, blocking, and the client's own
+    // burst), then 5 more clients: stuffing, blocking the same address again.
+    for i in 0..35 {
+        let client = if i < 30 {
+            "x".to_string()
+        } else {
+            format!("guess-{i}")
+        };
+        feed.observe(refused(&clock, &client));
+        clock.advance_ms(100);
+    }
+    let alerts = eventually("three alerts", || {
+        let a = run.monitor.list_alerts(&AlertFilter::default());
+        (a.len() == 3).then_some(a)
+    })
+    .await;
+    let blocks: Vec<String> = alerts
+        .iter()
+        .flat_map(|a| a.actions.iter())
+        .filter(|a| a.action == "block_source")
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(blocks.len(), 2, "{alerts:#?}");
+    let ip = "203.0.113.50".parse().unwrap();
+    run.monitor.revert(&blocks[0], "ops").await.unwrap();
+    assert!(
+        run.monitor.guard().is_blocked(ip, clock.now_ms()),
+        "the other alert's block stands"
+    );
+    run.monitor.revert(&blocks[1], "ops").await.unwrap();
+    assert!(!run.monitor.guard().is_blocked(ip, clock.now_ms()));
+
+    // A fourth alert within the minute is over the cap: counted, not raised.
+    for _ in 0..30 {
+        let mut e = refused(&clock, "y");
+        e.source_ip = Some("198.51.100.7".into());
+        feed.observe(e);
+    }
+    let text = eventually("the suppressed count", || {
+        let t = run.monitor.render_metrics();
+        (!t.contains("portcullis_alerts_suppressed_total 0")).then_some(t)
+    })
+    .await;
+    assert!(text.contains("portcullis_alerts_unresolved 3"), "{text}");
+    run.stop().await;
+}

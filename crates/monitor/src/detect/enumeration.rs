@@ -44,7 +44,7 @@ impl Enumeration {
         let now = e.time_ms;
         let Some(s) = self
             .partners
-            .entry(&partner.to_string(), |s| s.requests.is_empty())
+            .entry(&partner.to_string(), now, |s| s.requests.idle(now, span))
         else {
             return;
         };

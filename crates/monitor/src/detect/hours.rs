@@ -86,10 +86,14 @@ impl OffHours {
         if hours.allows(e.time_ms) {
             return;
         }
-        let Some(w) = self.outside.entry(&partner.to_string(), Window::is_empty) else {
+        let span = secs(self.config.window_seconds);
+        let Some(w) = self
+            .outside
+            .entry(&partner.to_string(), e.time_ms, |w| w.idle(e.time_ms, span))
+        else {
             return;
         };
-        w.expire(e.time_ms, secs(self.config.window_seconds));
+        w.expire(e.time_ms, span);
         w.push(e.time_ms, e.request_id.as_deref());
         if w.count() < self.config.min_requests {
             return;

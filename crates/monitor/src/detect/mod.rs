@@ -13,6 +13,7 @@ use portcullis_audit::{AuditEvent, EventKind};
 use crate::alert::Finding;
 use crate::config::MonitorConfig;
 
+pub use auth::source_key;
 pub use geo::RegionTable;
 pub use hours::AccessHours;
 
@@ -52,9 +53,7 @@ impl Detectors {
         use crate::AlertKind::*;
         let partner = alert.partner_id.as_deref();
         match alert.kind {
-            AuthFailureBurst | CredentialStuffing => self
-                .auth
-                .forget(alert.client_id.as_deref(), alert.source_ip.as_deref()),
+            AuthFailureBurst | CredentialStuffing => self.auth.forget(&alert.subject),
             Enumeration => partner.into_iter().for_each(|p| self.enumeration.forget(p)),
             TrafficSpike => partner.into_iter().for_each(|p| self.spike.forget(p)),
             OperationMix => partner.into_iter().for_each(|p| self.mix.forget(p)),
@@ -65,8 +64,8 @@ impl Detectors {
 
     pub fn observe(&mut self, event: &AuditEvent) -> Vec<Finding> {
         let mut findings = Vec::new();
-        if is_auth_failure(event) {
-            self.auth.observe(event, &mut findings);
+        if let Some(failure) = auth::classify(event) {
+            self.auth.observe(event, failure, &mut findings);
         }
         if let Some(partner) = partner_request(event) {
             self.enumeration.observe(partner, event, &mut findings);
@@ -76,15 +75,6 @@ impl Detectors {
             self.hours.observe(partner, event, &mut findings);
         }
         findings
-    }
-}
-
-/// A refused token request, or a gateway request answered 401.
-fn is_auth_failure(e: &AuditEvent) -> bool {
-    match e.kind {
-        EventKind::TokenRefused => true,
-        EventKind::GatewayRequest => e.status == Some(401),
-        _ => false,
     }
 }
 

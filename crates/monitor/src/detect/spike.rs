@@ -88,8 +88,9 @@ impl Spike {
         let now = e.time_ms;
         let second = now.div_euclid(1000);
         let alpha = self.alpha;
-        let Some(s) = self.partners.entry(&partner.to_string(), |s| {
-            s.window.is_empty() && s.all_day.seconds == 0
+        let window_ms = secs(self.config.window_seconds);
+        let Some(s) = self.partners.entry(&partner.to_string(), now, |s| {
+            s.window.idle(now, window_ms) && s.all_day.seconds == 0
         }) else {
             return;
         };

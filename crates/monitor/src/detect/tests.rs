@@ -396,3 +396,54 @@ fn a_closed_alert_is_judged_afresh_on_what_follows() {
         .observe(&api(after + 10, "acme", "getAccount", "acc-1", 200))
         .is_empty());
 }
+
+#[test]
+fn a_partner_retrying_with_its_suspended_credential_never_gets_its_address_flagged() {
+    let mut d = detectors();
+    let mut found = Vec::new();
+    for i in 0..60 {
+        let mut e = token_refused(NOON + i * 100, "finch-client", "10.1.0.9");
+        e.reason = "credential_suspended".into();
+        found.extend(d.observe(&e));
+    }
+    assert!(
+        found
+            .iter()
+            .all(|f| !matches!(f.subject, Subject::Source(_))),
+        "{found:?}"
+    );
+    let client = found
+        .iter()
+        .find(|f| f.subject == Subject::Client("finch-client".into()))
+        .expect("the client's own burst is still raised");
+    assert_eq!(
+        client.source_ip, None,
+        "so no playbook can block its address"
+    );
+    // Refusals that are not authentication failures count for nothing.
+    let mut d = detectors();
+    for i in 0..60 {
+        let mut e = token_refused(NOON + i * 100, &format!("c{i}"), "10.1.0.9");
+        e.reason = "invalid_scope".into();
+        assert!(d.observe(&e).is_empty());
+    }
+}
+
+#[test]
+fn ipv6_attackers_are_counted_per_slash_64() {
+    let mut d = detectors();
+    let found: Vec<_> = (0..6)
+        .flat_map(|i| {
+            d.observe(&token_refused(
+                NOON + i * 100,
+                &format!("guess-{i}"),
+                &format!("2001:db8:7:7::{i:x}"),
+            ))
+        })
+        .collect();
+    let f = found
+        .iter()
+        .find(|f| f.kind == AlertKind::CredentialStuffing)
+        .expect("stuffing");
+    assert_eq!(f.subject, Subject::Source("2001:db8:7:7::/64".into()));
+}
