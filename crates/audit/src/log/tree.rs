@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::merkle::{consistency_proof_with, inclusion_proof_with, leaf_hash, root_of, Hash};
 use crate::retention::{read_manifest, PRUNED_LEAVES_FILE};
@@ -33,10 +34,11 @@ pub struct FramePosition {
 #[derive(Debug, Clone, Default)]
 pub struct CommittedTree {
     size: u64,
-    tile_roots: Vec<Hash>,
+    /// Shared with proof snapshots (copied only if a tile completes while one is alive).
+    tile_roots: Arc<Vec<Hash>>,
     /// Where each complete tile's first frame is; `None` when it was already pruned when
     /// the log was opened.
-    tile_starts: Vec<Option<FramePosition>>,
+    tile_starts: Arc<Vec<Option<FramePosition>>>,
     /// Leaves of the incomplete last tile.
     partial: Vec<Hash>,
     /// Where the incomplete last tile's first frame is.
@@ -56,8 +58,8 @@ impl CommittedTree {
         self.partial.push(leaf);
         self.size += 1;
         if self.partial.len() as u64 == TILE {
-            self.tile_roots.push(root_of(&self.partial));
-            self.tile_starts.push(self.partial_start.take());
+            Arc::make_mut(&mut self.tile_roots).push(root_of(&self.partial));
+            Arc::make_mut(&mut self.tile_starts).push(self.partial_start.take());
             self.partial.clear();
         }
     }
@@ -88,8 +90,9 @@ pub struct ConsistencyProof {
     pub path: Vec<Hash>,
 }
 
-/// A snapshot of the committed tree that computes proofs without holding the log's locks;
-/// it reads the log directory, so call it off the async runtime.
+/// A snapshot of the committed tree that computes proofs without holding the log's locks
+/// (taking one copies at most the incomplete tile's 1,023 leaf hashes); it reads the log
+/// directory, so call it off the async runtime.
 pub struct TreeView {
     dir: PathBuf,
     tree: CommittedTree,
