@@ -12,7 +12,7 @@ mod response;
 pub mod routes;
 mod strict;
 pub mod token_cache;
-mod trace;
+pub mod trace;
 mod traffic;
 
 pub use pipeline::{Gateway, Limits, ResponseBody};
