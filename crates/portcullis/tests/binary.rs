@@ -166,6 +166,14 @@ fn serve_runs_the_example_config_as_it_is() {
             .map(|s| s.success())
             .unwrap_or(false)
     });
+    // A refused request, so its log line is among the JSON lines.
+    let refused = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&ca)
+        .arg("https://127.0.0.1:18443/accounts")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
     let status = terminate(child);
     assert!(status.success(), "serve exited with {status}");
     let logs = std::fs::read_to_string(&log_file).unwrap();
@@ -179,6 +187,12 @@ fn serve_runs_the_example_config_as_it_is() {
         .unwrap_or_else(|| panic!("no gateway line in {logs}"));
     assert_eq!(listening["level"], "INFO");
     assert!(listening["address"].is_string() && listening["timestamp"].is_string());
+    let denied = lines
+        .iter()
+        .find(|l| l["message"] == "request denied")
+        .unwrap_or_else(|| panic!("no request line in {logs}"));
+    assert_eq!(denied["status"], 401);
+    assert_eq!(denied["request_id"].as_str().map(str::len), Some(32));
 }
 
 #[test]
