@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::routes::{AdminState, OPERATORS};
+use crate::routes::{AdminState, OPERATORS, READERS};
 
 /// Suspends and reinstates credentials in the store for the monitor's playbooks, and reads
 /// the contracts' access hours.
@@ -122,12 +122,7 @@ impl From<MonitorError> for ApiError {
 }
 
 fn bad(detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-request",
-        "Bad Request",
-        detail,
-    )
+    ApiError::bad_request("invalid-request", detail)
 }
 
 #[derive(Deserialize)]
@@ -154,7 +149,7 @@ pub async fn list_alerts(
     State(state): State<Arc<AdminState>>,
     Query(q): Query<AlertQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     let monitor = monitor(&state)?;
     let status = match q.status.as_deref() {
         None => None,
@@ -189,20 +184,12 @@ pub async fn list_alerts(
     Ok(Json(json!({ "alerts": alerts })))
 }
 
-/// Alerts and incidents are security records: auditors read them too.
-const READERS_AND_AUDITORS: &[portcullis_core::AdminRole] = &[
-    portcullis_core::AdminRole::Viewer,
-    portcullis_core::AdminRole::Auditor,
-    portcullis_core::AdminRole::Operator,
-    portcullis_core::AdminRole::Approver,
-];
-
 pub async fn get_alert(
     admin: Admin,
     State(state): State<Arc<AdminState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     Ok(Json(json!(monitor(&state)?.alert(&id)?)))
 }
 
@@ -289,7 +276,7 @@ pub async fn containment(
     admin: Admin,
     State(state): State<Arc<AdminState>>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     let monitor = monitor(&state)?;
     Ok(Json(json!(monitor
         .guard()
@@ -308,7 +295,7 @@ pub async fn list_incidents(
     State(state): State<Arc<AdminState>>,
     Query(q): Query<IncidentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     Ok(Json(
         json!({ "incidents": monitor(&state)?.list_incidents(q.open) }),
     ))
@@ -347,7 +334,7 @@ pub async fn get_incident(
     State(state): State<Arc<AdminState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Incident>, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     Ok(Json(monitor(&state)?.incident(&id)?))
 }
 
@@ -375,7 +362,7 @@ pub async fn metrics(
     admin: Admin,
     State(state): State<Arc<AdminState>>,
 ) -> Result<Response, ApiError> {
-    admin.require(READERS_AND_AUDITORS)?;
+    admin.require(READERS)?;
     let text = monitor(&state)?.render_metrics();
     Ok((
         [(

@@ -334,7 +334,7 @@ impl Gateway {
                 source_ip: Some(source.to_string()),
                 request_id: Some(request_id.clone()),
                 fields_removed: std::mem::take(&mut decision.fields_removed),
-                trace: Some(trace.ids()),
+                trace: Some(trace.into_ids()),
             };
             let committed = slot.commit(&event).await;
             if let (Ok(_), Some(monitor)) = (&committed, &self.monitor) {

@@ -48,11 +48,12 @@ impl TraceContext {
         format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
     }
 
-    pub fn ids(&self) -> TraceIds {
+    /// The ids for the audit entry, once the upstream call no longer needs them.
+    pub fn into_ids(self) -> TraceIds {
         TraceIds {
-            trace_id: self.trace_id.clone(),
-            span_id: self.span_id.clone(),
-            parent_span_id: self.parent_span_id.clone(),
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
         }
     }
 }

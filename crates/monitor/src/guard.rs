@@ -128,8 +128,9 @@ impl Guard {
     }
 }
 
-/// An IPv4 address itself; an IPv6 address's /64 network.
-fn block_key(addr: IpAddr) -> IpAddr {
+/// What an address is counted and blocked as: an IPv4 address itself, an IPv6 address's
+/// /64 network (the block one host usually controls).
+pub fn block_key(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => {

@@ -67,12 +67,13 @@ impl Metrics {
                 let class = e
                     .status
                     .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+                let operation = operation(e);
                 bump(
                     &mut self.requests,
-                    [env.clone(), partner.clone(), operation(e), class],
+                    [env.clone(), partner.clone(), operation.clone(), class],
                 );
                 if let Some(us) = e.latency_us {
-                    let key = [env.clone(), operation(e)];
+                    let key = [env.clone(), operation];
                     if self.latency.len() < MAX_SERIES || self.latency.contains_key(&key) {
                         let h = self.latency.entry(key).or_default();
                         let seconds = us as f64 / 1e6;

@@ -64,6 +64,8 @@ pub struct Running {
     pub audit: Arc<AuditLog>,
     /// The grants the configuration owns; replaced when SIGHUP reloads the file.
     pub config_grants: ConfigOwnedGrants,
+    /// Metrics, detectors and automated responses; `None` when monitoring is off.
+    pub monitor: Option<Arc<portcullis_monitor::Monitor>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -454,6 +456,7 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
         loader,
         audit,
         config_grants,
+        monitor,
         shutdown,
         tasks,
     })

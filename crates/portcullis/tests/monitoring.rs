@@ -442,3 +442,65 @@ async fn each_request_is_exported_as_a_span_continuing_the_callers_trace() {
     assert_eq!(entry["trace"]["span_id"], span["spanId"]);
     h.stop().await;
 }
+
+/// A throttled partner is held to the containment rate on the real listener, whatever its
+/// grant allows, and only that partner; lifting the throttle restores its grant's limit.
+#[tokio::test]
+async fn a_throttled_partner_gets_429_from_the_containment_limit_and_others_do_not() {
+    let (h, _receiver) = monitored().await;
+    let guard = h.running().monitor.as_ref().unwrap().guard();
+    let acme = "acme-payments-prod";
+    let finch = "finch-lending-prod";
+    let acme_token = h.token_mtls(acme).await;
+    let finch_token = h.token_jwt(finch, Environment::Production).await;
+    let account = h.s("/sample/account_id");
+    let path = format!("/accounts/{account}");
+    let until = h.now() * 1000 + 60_000;
+    guard.throttle_partner(
+        "acme-payments",
+        portcullis_policy::RateLimit {
+            per_second: 1,
+            burst: 1,
+        },
+        until,
+    );
+    let acme_get = || {
+        h.get(
+            Environment::Production,
+            &path,
+            Some(&acme_token),
+            Some(acme),
+        )
+    };
+    assert_eq!(acme_get().await.status(), 200);
+    let second = acme_get().await;
+    assert_eq!(second.status(), 429);
+    assert!(second.headers()["ratelimit-policy"]
+        .to_str()
+        .unwrap()
+        .contains("\"containment\";q=1;w=1"));
+    assert!(second.headers().contains_key("retry-after"));
+    // Another partner is untouched.
+    for _ in 0..3 {
+        assert_eq!(
+            h.status(Environment::Production, &path, Some(&finch_token), None)
+                .await,
+            200
+        );
+    }
+    let r = h.admin("GET", "/metrics", None).await;
+    assert!(String::from_utf8_lossy(r.body())
+        .contains("portcullis_denials_total{environment=\"production\",reason=\"rate_limited_containment\"} 1"));
+    guard.unthrottle("acme-payments");
+    assert_eq!(
+        h.status(
+            Environment::Production,
+            &path,
+            Some(&acme_token),
+            Some(acme)
+        )
+        .await,
+        200
+    );
+    h.stop().await;
+}

@@ -53,13 +53,11 @@ pub(super) fn classify(e: &AuditEvent) -> Option<Failure> {
     })
 }
 
-/// The key an address is counted (and blocked) under: itself, or its /64 for IPv6.
+/// The key an address is counted under, as [`crate::guard::block_key`] blocks it: itself,
+/// or its /64 for IPv6.
 pub fn source_key(source: &str) -> String {
     match source.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
+        Ok(addr @ IpAddr::V6(_)) => format!("{}/64", crate::guard::block_key(addr)),
         _ => source.to_string(),
     }
 }
