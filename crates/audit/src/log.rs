@@ -26,7 +26,7 @@ use crate::merkle::{Frontier, Hash};
 use crate::segment::{list_segments, read_segment, segment_path, ReadProblem};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
-use writer::{Shared, Syncer, Tail};
+use writer::{Publisher, Shared, Syncer, Tail};
 
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -128,7 +128,8 @@ impl Slot {
             path: "event".into(),
             source: e.into(),
         })?;
-        let index = self.shared.append(&event_json)?;
+        let write_now = self.acknowledge == Acknowledge::Written;
+        let index = self.shared.append(&event_json, write_now)?;
         // The permit is held until the entry is acknowledged, bounding in-flight entries.
         if self.acknowledge == Acknowledge::Durable {
             self.shared.durable(index).await?;
@@ -322,12 +323,12 @@ impl AuditLog {
                 frontier,
                 unsynced: Vec::new(),
                 unsynced_tile_starts: Vec::new(),
-                buffer: Vec::with_capacity(64 * 1024),
+                pending: Vec::with_capacity(64 * 1024),
                 max_unsynced: config.queue_capacity,
                 closed: false,
             }),
             pending: Condvar::new(),
-            durable: tokio::sync::watch::Sender::new(recovered.0),
+            durable: Publisher::new(recovered.0),
             committed: committed.clone(),
         });
         let syncer = Syncer {
@@ -341,6 +342,7 @@ impl AuditLog {
             recovered: Some(recovered),
         };
         sync_dir(&dir)?;
+        shared.durable.start_relay();
         let handle = std::thread::Builder::new()
             .name("audit-syncer".into())
             .spawn(move || syncer.run())

@@ -117,6 +117,67 @@ async fn concurrent_appenders_are_group_committed_in_order() {
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 200);
 }
 
+/// Durable waiters are woken by a relay task on the runtime the log was opened on; once
+/// that runtime is gone, the syncer wakes them itself.
+#[test]
+fn durable_waits_end_after_the_opening_runtime_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = first.block_on(async {
+        let log = AuditLog::open(config(dir.path())).unwrap();
+        assert_eq!(log.append(&event(0)).await.unwrap(), 0);
+        log
+    });
+    drop(first);
+    let second = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let appended = second.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), log.append(&event(1))).await
+    });
+    assert_eq!(appended.expect("woken without the relay").unwrap(), 1);
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 2);
+}
+
+/// Durable appenders leave their frames for the syncer; written ones write at once, and
+/// must write the pending frames before their own so the file stays in index order.
+#[tokio::test]
+async fn written_and_durable_appenders_interleave_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(
+        AuditLog::open(AuditConfig {
+            acknowledge: Acknowledge::Written,
+            commit_delay: Duration::from_millis(20),
+            ..config(dir.path())
+        })
+        .unwrap(),
+    );
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                if i % 3 == 0 {
+                    log.append(&event(i)).await.unwrap()
+                } else {
+                    log.reserve().unwrap().commit(&event(i)).await.unwrap()
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    log.close();
+    let report = verify_dir(dir.path(), None, None).unwrap();
+    assert_eq!(report.entries, 300);
+}
+
 #[tokio::test]
 async fn reservations_run_out_instead_of_dropping_entries() {
     let dir = tempfile::tempdir().unwrap();

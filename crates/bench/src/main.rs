@@ -66,10 +66,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Worker threads follow the CPU affinity the script sets (`taskset`).
+/// Worker threads follow the CPU affinity the script sets (`taskset`), as in `portcullis`.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+    portcullis::runtime().map_err(|e| format!("cannot start the async runtime: {e}"))
 }

@@ -143,10 +143,27 @@ pub fn sanitize_request_headers(headers: &mut HeaderMap) {
 
 /// Adds a trusted header; values come from verified state, so invalid bytes cannot occur
 /// in practice and are skipped rather than failing the request.
-pub fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub fn set_header(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), v);
+        headers.insert(name, v);
     }
+}
+
+/// The headers the gateway sets, parsed once at compile time rather than per request.
+pub mod names {
+    use http::HeaderName;
+
+    pub const PARTNER_ID: HeaderName = HeaderName::from_static("x-portcullis-partner-id");
+    pub const CLIENT_ID: HeaderName = HeaderName::from_static("x-portcullis-client-id");
+    pub const SCOPES: HeaderName = HeaderName::from_static("x-portcullis-scopes");
+    pub const ENVIRONMENT: HeaderName = HeaderName::from_static("x-portcullis-environment");
+    pub const OPERATION: HeaderName = HeaderName::from_static("x-portcullis-operation");
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub const INTERACTION_ID: HeaderName = HeaderName::from_static("x-fapi-interaction-id");
+    pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    pub const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 }
 
 #[cfg(test)]

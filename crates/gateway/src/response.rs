@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use portcullis_core::problem::Problem;
 use portcullis_field_filter::{CompiledFieldPolicy, FieldFilter, FilterReport, HashKey};
 
@@ -137,7 +137,9 @@ pub async fn filter_body(
     let work = async {
         let mut body = body;
         let mut filter = FieldFilter::new(policy, key);
-        let mut out = Vec::new();
+        // Filtering only removes: the answer's declared length bounds the output.
+        let declared = body.size_hint().exact().unwrap_or(0);
+        let mut out = Vec::with_capacity((declared as usize).min(max_bytes).min(1 << 20));
         let mut read = 0usize;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| {

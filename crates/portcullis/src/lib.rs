@@ -25,3 +25,34 @@ pub async fn wait_for_signal() {
         _ = term.recv() => {}
     }
 }
+
+/// The async runtime the binaries run on, with one worker per core the process may use
+/// (`PORTCULLIS_WORKER_THREADS` overrides). With one worker, tokio's current-thread
+/// scheduler: the same event loop without the work-stealing bookkeeping (atomic queues,
+/// cross-thread wake-ups) that only pays off with several workers; measured at about a
+/// fifth more requests per second through the gateway on one core (bench/RESULTS.md).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = match std::env::var("PORTCULLIS_WORKER_THREADS") {
+        Ok(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                std::io::Error::other(format!(
+                "PORTCULLIS_WORKER_THREADS={text:?}: expected a whole number of threads, at least 1"
+            ))
+            })?,
+        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}

@@ -1,14 +1,22 @@
-//! Where entries go: appenders write their own frame to the segment file under a lock (a
-//! write(2) into the page cache, which survives the process being killed), and one syncer
-//! thread fsyncs behind them, at most once per commit delay, publishing what became
-//! durable. No entry crosses a thread to be written, so an answer never waits for another
-//! thread to be scheduled; only durable acknowledgement waits, for the next fsync.
+//! Where entries go: appenders encode their frame (index, event, leaf hash) at the end of
+//! the log under a lock, and one syncer thread writes and fsyncs behind them, at most once
+//! per commit delay, publishing what became durable.
+//!
+//! An appender acknowledged on durability leaves its frame in memory for the syncer, which
+//! writes the whole group with one write(2) just before its fsync: the answer waits for
+//! that fsync anyway, and a write per entry was the larger part of what the log cost a
+//! request. An appender acknowledged once written writes its frame (and any pending before
+//! it, keeping file order) itself, so the page cache, which survives the process being
+//! killed, has it before the answer leaves.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
 
 use ring::signature::Ed25519KeyPair;
 
@@ -32,16 +40,21 @@ pub(super) struct Tail {
     pub unsynced: Vec<Hash>,
     /// Where the frames among them that start a tile are, by index.
     pub unsynced_tile_starts: Vec<(u64, FramePosition)>,
-    pub buffer: Vec<u8>,
+    /// Frames encoded but not yet written to the segment file, in index order.
+    pub pending: Vec<u8>,
     /// Written acknowledgement answers before the fsync; this bounds how many answered
     /// entries can await one.
     pub max_unsynced: usize,
     pub closed: bool,
 }
 
+/// What `Tail::pending` shrinks back to after a burst.
+const PENDING_KEPT_BYTES: usize = 256 * 1024;
+
 impl Tail {
-    /// Writes one entry at the end of the log; returns its index.
-    fn write(&mut self, event_json: &[u8]) -> Result<u64, AuditError> {
+    /// Appends one entry at the end of the log; returns its index. With `write_now` the
+    /// segment file has it when this returns; otherwise the syncer writes it with its group.
+    fn append(&mut self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
         if self.closed {
             return Err(AuditError::Closed);
         }
@@ -51,9 +64,9 @@ impl Tail {
         if self.segment_len >= self.segment_max_bytes {
             self.rotate();
         }
-        self.buffer.clear();
         let index = self.frontier.size();
-        let leaf = encode_frame(index, event_json, &mut self.buffer);
+        let start = self.pending.len();
+        let leaf = encode_frame(index, event_json, &mut self.pending);
         if index.is_multiple_of(TILE) {
             let position = FramePosition {
                 segment_first: self.segment_first,
@@ -61,19 +74,32 @@ impl Tail {
             };
             self.unsynced_tile_starts.push((index, position));
         }
-        let mut file: &File = &self.segment;
-        if let Err(e) = file.write_all(&self.buffer) {
-            fatal("write", &self.segment_path, &e);
-        }
-        self.segment_len += self.buffer.len() as u64;
+        self.segment_len += (self.pending.len() - start) as u64;
         self.frontier.push(leaf);
         self.unsynced.push(leaf);
+        if write_now {
+            self.write_pending();
+        }
         Ok(index)
+    }
+
+    /// Writes the pending frames to the segment file.
+    pub fn write_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut file: &File = &self.segment;
+        if let Err(e) = file.write_all(&self.pending) {
+            fatal("write", &self.segment_path, &e);
+        }
+        self.pending.clear();
+        self.pending.shrink_to(PENDING_KEPT_BYTES);
     }
 
     /// Starts the next segment file. Rare (once per segment), so the old file is made
     /// durable right here rather than coordinating with the syncer.
     fn rotate(&mut self) {
+        self.write_pending();
         if let Err(e) = self.segment.sync_data() {
             fatal("fsync", &self.segment_path, &e);
         }
@@ -99,8 +125,7 @@ pub(super) struct Shared {
     pub tail: Mutex<Tail>,
     /// Signalled when the first unsynced entry is written, and at close.
     pub pending: Condvar,
-    /// How many entries are durable.
-    pub durable: tokio::sync::watch::Sender<u64>,
+    pub durable: Arc<Publisher>,
     pub committed: Arc<Mutex<Committed>>,
 }
 
@@ -109,12 +134,12 @@ impl Shared {
         self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes an entry; returns its index once it is in the segment file.
-    pub fn append(&self, event_json: &[u8]) -> Result<u64, AuditError> {
+    /// Appends an entry (see [`Tail::append`]); returns its index.
+    pub fn append(&self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
         let (index, first_unsynced) = {
             let mut tail = self.tail();
             let first_unsynced = tail.unsynced.is_empty();
-            (tail.write(event_json)?, first_unsynced)
+            (tail.append(event_json, write_now)?, first_unsynced)
         };
         // Later entries find the syncer already due to run; only the first wakes it.
         if first_unsynced {
@@ -125,7 +150,7 @@ impl Shared {
 
     /// Waits until entry `index` is durable.
     pub async fn durable(&self, index: u64) -> Result<(), AuditError> {
-        let mut durable = self.durable.subscribe();
+        let mut durable = self.durable.count.subscribe();
         durable
             .wait_for(|&count| count > index)
             .await
@@ -136,6 +161,86 @@ impl Shared {
     pub fn close(&self) {
         self.tail().closed = true;
         self.pending.notify_one();
+    }
+}
+
+/// Tells waiting appenders what became durable. The syncer is not a runtime thread, and
+/// waking each waiting task from outside the runtime costs a queue lock and a wake-up of
+/// the runtime's thread per task; so the syncer wakes one relay task on the runtime, and
+/// the relay wakes the waiters from there. Without a runtime at open (or once its runtime
+/// is gone) the syncer wakes them itself.
+pub(super) struct Publisher {
+    /// How many entries are durable; appenders wait on it.
+    pub count: watch::Sender<u64>,
+    latest: AtomicU64,
+    relay: Notify,
+    relay_running: AtomicBool,
+    closing: AtomicBool,
+}
+
+impl Publisher {
+    pub fn new(count: u64) -> Arc<Self> {
+        Arc::new(Self {
+            count: watch::Sender::new(count),
+            latest: AtomicU64::new(count),
+            relay: Notify::new(),
+            relay_running: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the relay on the current runtime, if there is one.
+    pub fn start_relay(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.relay_running.store(true, Ordering::SeqCst);
+        let running = RelayRunning(self.clone());
+        runtime.spawn(async move {
+            let publisher = &running.0;
+            loop {
+                publisher.relay.notified().await;
+                publisher.raise(publisher.latest.load(Ordering::SeqCst));
+                if publisher.closing.load(Ordering::SeqCst) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// From the syncer: `count` entries are durable.
+    fn publish(&self, count: u64, closing: bool) {
+        self.latest.fetch_max(count, Ordering::SeqCst);
+        if closing {
+            self.closing.store(true, Ordering::SeqCst);
+        }
+        if self.relay_running.load(Ordering::SeqCst) {
+            self.relay.notify_one();
+        } else {
+            self.raise(count);
+        }
+    }
+
+    /// Never lowers the count: the relay and the syncer may race to publish.
+    fn raise(&self, count: u64) {
+        self.count.send_if_modified(|current| {
+            let higher = count > *current;
+            if higher {
+                *current = count;
+            }
+            higher
+        });
+    }
+}
+
+/// Held by the relay task; when the task ends, or is dropped with its runtime, the syncer
+/// goes back to waking appenders itself, and whatever it published meanwhile is passed on.
+struct RelayRunning(Arc<Publisher>);
+
+impl Drop for RelayRunning {
+    fn drop(&mut self) {
+        self.0.relay_running.store(false, Ordering::SeqCst);
+        self.0.raise(self.0.latest.load(Ordering::SeqCst));
     }
 }
 
@@ -188,6 +293,9 @@ impl Syncer {
             }
             let (file, path, leaves, tile_starts, size, root) = {
                 let mut tail = self.shared.tail();
+                // Under the lock, so an appender writing its own frame cannot get ahead of
+                // the frames pending before it.
+                tail.write_pending();
                 (
                     tail.segment.clone(),
                     tail.segment_path.clone(),
@@ -220,8 +328,10 @@ impl Syncer {
                         committed.tree.push(leaf, position);
                     }
                 }
-                self.shared.durable.send_replace(size);
+                self.shared.durable.publish(size, closing);
                 durable = Some((size, root));
+            } else if closing {
+                self.shared.durable.publish(size, true);
             }
             if closing {
                 // Every entry is durable now; a failed final checkpoint loses nothing, so
