@@ -26,7 +26,7 @@ use crate::merkle::{Frontier, Hash};
 use crate::segment::{list_segments, read_segment, segment_path, ReadProblem};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
-use writer::{Publisher, Shared, Syncer, Tail};
+use writer::{Flusher, Publisher, Shared, Syncer, Tail};
 
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -128,13 +128,15 @@ impl Slot {
             path: "event".into(),
             source: e.into(),
         })?;
-        let write_now = self.acknowledge == Acknowledge::Written;
-        let index = self.shared.append(&event_json, write_now)?;
         // The permit is held until the entry is acknowledged, bounding in-flight entries.
-        if self.acknowledge == Acknowledge::Durable {
-            self.shared.durable(index).await?;
+        match self.acknowledge {
+            Acknowledge::Written => self.shared.append_written(&event_json).await,
+            Acknowledge::Durable => {
+                let index = self.shared.append(&event_json, false)?;
+                self.shared.durable(index).await?;
+                Ok(index)
+            }
         }
-        Ok(index)
     }
 }
 
@@ -312,6 +314,7 @@ impl AuditLog {
         let (segment_path, segment_len) =
             current.unwrap_or_else(|| (segment_path(&dir, frontier.size()), 0));
         let recovered = (frontier.size(), frontier.root());
+        let written = Flusher::new(recovered.0);
         let shared = Arc::new(Shared {
             tail: Mutex::new(Tail {
                 dir: dir.clone(),
@@ -324,11 +327,13 @@ impl AuditLog {
                 unsynced: Vec::new(),
                 unsynced_tile_starts: Vec::new(),
                 pending: Vec::with_capacity(64 * 1024),
+                written: written.clone(),
                 max_unsynced: config.queue_capacity,
                 closed: false,
             }),
             pending: Condvar::new(),
             durable: Publisher::new(recovered.0),
+            written,
             committed: committed.clone(),
         });
         let syncer = Syncer {
@@ -343,6 +348,7 @@ impl AuditLog {
         };
         sync_dir(&dir)?;
         shared.durable.start_relay();
+        Flusher::start(&shared);
         let handle = std::thread::Builder::new()
             .name("audit-syncer".into())
             .spawn(move || syncer.run())

@@ -32,8 +32,13 @@ pub async fn wait_for_signal() {
 /// cross-thread wake-ups) that only pays off with several workers; measured at about a
 /// fifth more requests per second through the gateway on one core (bench/RESULTS.md).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let workers = match std::env::var("PORTCULLIS_WORKER_THREADS") {
-        Ok(text) => text
+    runtime_with(std::env::var("PORTCULLIS_WORKER_THREADS").ok().as_deref())
+}
+
+/// [`runtime`] with the worker count given as `PORTCULLIS_WORKER_THREADS` would give it.
+pub fn runtime_with(workers: Option<&str>) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = match workers {
+        Some(text) => text
             .trim()
             .parse::<usize>()
             .ok()
@@ -43,7 +48,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
                 "PORTCULLIS_WORKER_THREADS={text:?}: expected a whole number of threads, at least 1"
             ))
             })?,
-        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -54,5 +59,29 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
             .worker_threads(workers)
             .enable_all()
             .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn one_worker_runs_the_current_thread_scheduler() {
+        let flavor = |w| {
+            super::runtime_with(Some(w))
+                .unwrap()
+                .handle()
+                .runtime_flavor()
+        };
+        assert_eq!(flavor("1"), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(" 3 "), RuntimeFlavor::MultiThread);
+        for bad in ["0", "-1", "two", ""] {
+            let e = super::runtime_with(Some(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("PORTCULLIS_WORKER_THREADS") && e.contains("at least 1"),
+                "{e}"
+            );
+        }
     }
 }

@@ -230,12 +230,17 @@ fn start_demo(dir: &Path) -> (Child, serde_json::Value) {
 }
 
 fn start_demo_with(dir: &Path, extra: &[&str]) -> (Child, serde_json::Value) {
+    start_demo_env(dir, extra, &[])
+}
+
+fn start_demo_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, serde_json::Value) {
     let demo_json = dir.join("demo.json");
     let _ = std::fs::remove_file(&demo_json);
     let child = Command::new(BIN)
         .args(["demo", "--dir"])
         .arg(dir)
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -315,21 +320,26 @@ fn audit_verify_passes_on_a_demo_and_fails_after_one_flipped_byte() {
 /// that got an answer must have its entry after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_request_survives_sigkill() {
-    answered_requests_survive_sigkill(&[]).await;
+    answered_requests_survive_sigkill(&[], &[]).await;
 }
 
 /// The same with written acknowledgement: an answered entry is in the segment file, which
-/// a killed process leaves in the page cache, even if its fsync had not happened yet.
+/// a killed process leaves in the page cache, even if its fsync had not happened yet. On
+/// one worker (the current-thread scheduler), where the flusher task batches the writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_request_survives_sigkill_with_written_acknowledgement() {
-    answered_requests_survive_sigkill(&["--audit-acknowledge", "written"]).await;
+    answered_requests_survive_sigkill(
+        &["--audit-acknowledge", "written"],
+        &[("PORTCULLIS_WORKER_THREADS", "1")],
+    )
+    .await;
 }
 
-async fn answered_requests_survive_sigkill(demo_args: &[&str]) {
+async fn answered_requests_survive_sigkill(demo_args: &[&str], env: &[(&str, &str)]) {
     use std::sync::{Arc, Mutex};
 
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, demo) = start_demo_with(dir.path(), demo_args);
+    let (mut child, demo) = start_demo_env(dir.path(), demo_args, env);
     let demo_arg = dir.path().join("demo.json");
     let out = token(&[
         "--demo",

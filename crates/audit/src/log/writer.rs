@@ -5,9 +5,10 @@
 //! An appender acknowledged on durability leaves its frame in memory for the syncer, which
 //! writes the whole group with one write(2) just before its fsync: the answer waits for
 //! that fsync anyway, and a write per entry was the larger part of what the log cost a
-//! request. An appender acknowledged once written writes its frame (and any pending before
-//! it, keeping file order) itself, so the page cache, which survives the process being
-//! killed, has it before the answer leaves.
+//! request. An appender acknowledged once written also leaves its frame pending and wakes
+//! a flusher task, which runs after the tasks already ready on the runtime, writes every
+//! frame appended meanwhile with one write(2), and wakes them: the page cache, which
+//! survives the process being killed, has each entry before its answer leaves.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -42,6 +43,8 @@ pub(super) struct Tail {
     pub unsynced_tile_starts: Vec<(u64, FramePosition)>,
     /// Frames encoded but not yet written to the segment file, in index order.
     pub pending: Vec<u8>,
+    /// Counts the entries in the segment files, for written acknowledgement.
+    pub written: Arc<Flusher>,
     /// Written acknowledgement answers before the fsync; this bounds how many answered
     /// entries can await one.
     pub max_unsynced: usize,
@@ -94,6 +97,7 @@ impl Tail {
         }
         self.pending.clear();
         self.pending.shrink_to(PENDING_KEPT_BYTES);
+        raise(&self.written.count, self.frontier.size());
     }
 
     /// Starts the next segment file. Rare (once per segment), so the old file is made
@@ -126,6 +130,8 @@ pub(super) struct Shared {
     /// Signalled when the first unsynced entry is written, and at close.
     pub pending: Condvar,
     pub durable: Arc<Publisher>,
+    /// The same as `Tail::written`, reachable without the lock.
+    pub written: Arc<Flusher>,
     pub committed: Arc<Mutex<Committed>>,
 }
 
@@ -148,14 +154,20 @@ impl Shared {
         Ok(index)
     }
 
+    /// Appends an entry and waits until it is in the segment file; returns its index.
+    pub async fn append_written(&self, event_json: &[u8]) -> Result<u64, AuditError> {
+        if !self.written.running.load(Ordering::SeqCst) {
+            return self.append(event_json, true);
+        }
+        let index = self.append(event_json, false)?;
+        self.written.wake.notify_one();
+        wait_above(&self.written.count, index).await?;
+        Ok(index)
+    }
+
     /// Waits until entry `index` is durable.
     pub async fn durable(&self, index: u64) -> Result<(), AuditError> {
-        let mut durable = self.durable.count.subscribe();
-        durable
-            .wait_for(|&count| count > index)
-            .await
-            .map(|_| ())
-            .map_err(|_| AuditError::Closed)
+        wait_above(&self.durable.count, index).await
     }
 
     pub fn close(&self) {
@@ -221,15 +233,88 @@ impl Publisher {
         }
     }
 
-    /// Never lowers the count: the relay and the syncer may race to publish.
     fn raise(&self, count: u64) {
-        self.count.send_if_modified(|current| {
-            let higher = count > *current;
-            if higher {
-                *current = count;
+        raise(&self.count, count);
+    }
+}
+
+/// Never lowers a count: the runtime's tasks and the syncer may race to publish.
+fn raise(counter: &watch::Sender<u64>, count: u64) {
+    counter.send_if_modified(|current| {
+        let higher = count > *current;
+        if higher {
+            *current = count;
+        }
+        higher
+    });
+}
+
+async fn wait_above(counter: &watch::Sender<u64>, index: u64) -> Result<(), AuditError> {
+    let mut count = counter.subscribe();
+    count
+        .wait_for(|&count| count > index)
+        .await
+        .map(|_| ())
+        .map_err(|_| AuditError::Closed)
+}
+
+/// Writes pending frames for appenders acknowledged once written, one write(2) per turn
+/// of the runtime rather than one per entry. Without a runtime at open (or once its
+/// runtime is gone) appenders write their own frames; the syncer writes whatever is still
+/// pending before each fsync, so no waiter is ever left behind.
+pub(super) struct Flusher {
+    /// How many entries are in the segment files.
+    count: watch::Sender<u64>,
+    wake: Notify,
+    running: AtomicBool,
+}
+
+impl Flusher {
+    pub fn new(count: u64) -> Arc<Self> {
+        Arc::new(Self {
+            count: watch::Sender::new(count),
+            wake: Notify::new(),
+            running: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the flusher task on the current runtime, if there is one.
+    pub fn start(shared: &Arc<Shared>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let flusher = shared.written.clone();
+        flusher.running.store(true, Ordering::SeqCst);
+        let running = FlusherRunning(shared.clone());
+        runtime.spawn(async move {
+            let shared = &running.0;
+            loop {
+                flusher.wake.notified().await;
+                // To the back of the run queue: appenders that are ready now append first
+                // and share this write.
+                tokio::task::yield_now().await;
+                let closed = {
+                    let mut tail = shared.tail();
+                    tail.write_pending();
+                    tail.closed
+                };
+                if closed {
+                    return;
+                }
             }
-            higher
         });
+    }
+}
+
+/// Held by the flusher task; when the task ends or is dropped with its runtime, appenders
+/// go back to writing their own frames, and what is pending is written now.
+struct FlusherRunning(Arc<Shared>);
+
+impl Drop for FlusherRunning {
+    fn drop(&mut self) {
+        let mut tail = self.0.tail();
+        tail.written.running.store(false, Ordering::SeqCst);
+        tail.write_pending();
     }
 }
 
