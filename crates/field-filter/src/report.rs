@@ -19,15 +19,17 @@ pub(crate) enum Removed {
 struct Entry {
     node: NodeId,
     what: Removed,
-    /// Unescaped key, for `Removed::Key`.
-    key: Box<[u8]>,
+    /// Where its unescaped key (for `Removed::Key`) is in `Removals::keys`.
+    key: std::ops::Range<usize>,
 }
 
 /// Remembers removals by policy node and key rather than by rendered path, so a removal
-/// that was already seen costs a few comparisons and no allocation.
+/// that was already seen costs a few comparisons and no allocation. The keys share one
+/// buffer: a response that loses many members costs one allocation, not one each.
 #[derive(Default)]
 pub(crate) struct Removals {
     entries: Vec<Entry>,
+    keys: Vec<u8>,
     truncated: bool,
 }
 
@@ -39,7 +41,7 @@ impl Removals {
         let seen = self
             .entries
             .iter()
-            .any(|e| e.node == node && e.what == what && *e.key == *key);
+            .any(|e| e.node == node && e.what == what && self.keys[e.key.clone()] == *key);
         if seen {
             return;
         }
@@ -47,10 +49,12 @@ impl Removals {
             self.truncated = true;
             return;
         }
+        let start = self.keys.len();
+        self.keys.extend_from_slice(key);
         self.entries.push(Entry {
             node,
             what,
-            key: key.into(),
+            key: start..self.keys.len(),
         });
     }
 
@@ -69,11 +73,13 @@ impl Removals {
                     Removed::Node => base.to_owned(),
                     Removed::Each => format!("{base}[*]"),
                     Removed::Key => {
-                        let mut path = base.to_owned();
+                        let key = &self.keys[e.key.clone()];
+                        let mut path = String::with_capacity(base.len() + 1 + key.len());
+                        path.push_str(base);
                         if !path.is_empty() {
                             path.push('.');
                         }
-                        push_key(&mut path, &e.key);
+                        push_key(&mut path, key);
                         path
                     }
                 }
@@ -85,6 +91,12 @@ impl Removals {
 /// Appends a key as text. Keys come from validated JSON so they are UTF-8; control
 /// characters are written escaped so a report can go into a log line as it is.
 fn push_key(path: &mut String, key: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(key) {
+        if !text.chars().any(char::is_control) {
+            path.push_str(text);
+            return;
+        }
+    }
     for ch in String::from_utf8_lossy(key).chars() {
         if ch.is_control() {
             path.extend(ch.escape_unicode());

@@ -8,7 +8,9 @@
 //! requests that may be made now, burst included; `t` seconds until the quota is whole
 //! again). When a request is refused, `Retry-After` says when the next one may be made.
 
-use http::{HeaderMap, HeaderValue, StatusCode};
+use std::fmt::Write as _;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_core::problem::Problem;
 use portcullis_core::GrantPolicy;
 use portcullis_policy::{
@@ -23,48 +25,65 @@ pub struct Traffic {
     quotas: QuotaCounter<String>,
 }
 
-/// The RateLimit fields for one answer.
+/// The RateLimit fields for one answer, each a comma-separated list written in place (no
+/// string per item: this runs on every request).
 #[derive(Debug, Default, Clone)]
 pub struct RateHeaders {
-    policy: Vec<String>,
-    state: Vec<String>,
+    policy: String,
+    state: String,
+}
+
+/// Starts the next item of a list field.
+fn next_item(list: &mut String) -> &mut String {
+    if !list.is_empty() {
+        list.push_str(", ");
+    }
+    list
 }
 
 impl RateHeaders {
     fn limit(&mut self, name: &str, limit: RateLimit, remaining: u32, reset: u64) {
-        self.policy
-            .push(format!("\"{name}\";q={};w=1", limit.per_second));
-        self.state
-            .push(format!("\"{name}\";r={remaining};t={reset}"));
+        let _ = write!(
+            next_item(&mut self.policy),
+            "\"{name}\";q={};w=1",
+            limit.per_second
+        );
+        let _ = write!(
+            next_item(&mut self.state),
+            "\"{name}\";r={remaining};t={reset}"
+        );
     }
 
     fn quota(&mut self, usage: &PeriodUsage) {
         let name = usage.period.as_str();
-        self.policy.push(format!(
+        let _ = write!(
+            next_item(&mut self.policy),
             "\"{name}\";q={};w={}",
-            usage.limit, usage.window_seconds
-        ));
-        self.state.push(format!(
+            usage.limit,
+            usage.window_seconds
+        );
+        let _ = write!(
+            next_item(&mut self.state),
             "\"{name}\";r={};t={}",
             usage.limit.saturating_sub(usage.used),
             usage.reset_seconds
-        ));
+        );
     }
 
     pub fn apply(&self, headers: &mut HeaderMap) {
-        for (name, items) in [
-            ("ratelimit-policy", &self.policy),
-            ("ratelimit", &self.state),
-        ] {
-            if items.is_empty() {
+        for (name, list) in [(RATELIMIT_POLICY, &self.policy), (RATELIMIT, &self.state)] {
+            if list.is_empty() {
                 continue;
             }
-            if let Ok(v) = HeaderValue::from_str(&items.join(", ")) {
+            if let Ok(v) = HeaderValue::from_str(list) {
                 headers.insert(name, v);
             }
         }
     }
 }
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A refusal: the answer, why (for the audit entry) and the fields to send with it.
 pub struct Refusal {
