@@ -16,10 +16,16 @@ impl Window {
     pub fn push(&mut self, time_ms: i64, request_id: Option<&str>) {
         self.times.push_back(time_ms);
         if let Some(id) = request_id {
-            if self.samples.len() == SAMPLES {
-                self.samples.pop_front();
-            }
-            self.samples.push_back(id.to_string());
+            // The oldest sample's buffer takes the new id: no allocation per event once
+            // the samples are full.
+            let mut sample = if self.samples.len() == SAMPLES {
+                self.samples.pop_front().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            sample.clear();
+            sample.push_str(id);
+            self.samples.push_back(sample);
         }
     }
 
@@ -70,7 +76,12 @@ impl<K: Hash + Eq + Clone, V: Default> Keyed<K, V> {
     }
 
     /// The state for `key`, created if there is room after dropping idle keys.
-    pub fn entry(&mut self, key: &K, now_ms: i64, idle: impl Fn(&V) -> bool) -> Option<&mut V> {
+    /// The state of `key`, created if there is room; the key is copied only then.
+    pub fn entry<Q>(&mut self, key: &Q, now_ms: i64, idle: impl Fn(&V) -> bool) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if !self.map.contains_key(key) {
             if self.map.len() >= self.max_keys {
                 if now_ms.saturating_sub(self.last_sweep_ms) < 1000 {
@@ -82,7 +93,7 @@ impl<K: Hash + Eq + Clone, V: Default> Keyed<K, V> {
                     return None;
                 }
             }
-            self.map.insert(key.clone(), V::default());
+            self.map.insert(key.to_owned(), V::default());
         }
         self.map.get_mut(key)
     }

@@ -2,6 +2,7 @@
 //! share of 403/404 answers (probing for ids it may not see).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher as _;
 
 use portcullis_audit::AuditEvent;
 
@@ -17,14 +18,18 @@ struct PartnerState {
     /// Times of the window's 403/404 answers.
     denied: VecDeque<i64>,
     /// Resource id → last time seen, and the ids in the order they were seen.
-    ids: HashMap<String, i64>,
-    id_times: VecDeque<(i64, String)>,
+    /// Distinct `name=value` resource ids by a keyed 64-bit hash (no string kept per
+    /// request; two ids sharing a hash, about one chance in 2^64, would count once), with
+    /// when each was last seen.
+    ids: HashMap<u64, i64>,
+    id_times: VecDeque<(i64, u64)>,
     client_id: Option<String>,
 }
 
 pub(super) struct Enumeration {
     config: EnumerationConfig,
     partners: Keyed<String, PartnerState>,
+    id_hasher: std::collections::hash_map::RandomState,
 }
 
 impl Enumeration {
@@ -32,6 +37,7 @@ impl Enumeration {
         Self {
             config,
             partners: Keyed::new(MAX_KEYS),
+            id_hasher: Default::default(),
         }
     }
 
@@ -44,7 +50,7 @@ impl Enumeration {
         let now = e.time_ms;
         let Some(s) = self
             .partners
-            .entry(&partner.to_string(), now, |s| s.requests.idle(now, span))
+            .entry(partner, now, |s| s.requests.idle(now, span))
         else {
             return;
         };
@@ -68,8 +74,8 @@ impl Enumeration {
         }
         for (name, value) in &e.target {
             if name.ends_with("_id") {
-                let key = format!("{name}={value}");
-                s.ids.insert(key.clone(), now);
+                let key = self.id_hasher.hash_one((name, value));
+                s.ids.insert(key, now);
                 s.id_times.push_back((now, key));
             }
         }

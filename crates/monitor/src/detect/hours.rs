@@ -89,7 +89,7 @@ impl OffHours {
         let span = secs(self.config.window_seconds);
         let Some(w) = self
             .outside
-            .entry(&partner.to_string(), e.time_ms, |w| w.idle(e.time_ms, span))
+            .entry(partner, e.time_ms, |w| w.idle(e.time_ms, span))
         else {
             return;
         };

@@ -54,7 +54,7 @@ impl OperationMix {
     pub fn observe(&mut self, partner: &str, e: &AuditEvent, out: &mut Vec<Finding>) {
         let now = e.time_ms;
         let span = secs(self.config.window_seconds);
-        let Some(s) = self.partners.entry(&partner.to_string(), now, |s| {
+        let Some(s) = self.partners.entry(partner, now, |s| {
             s.window.idle(now, span) && s.learned_requests == 0
         }) else {
             return;

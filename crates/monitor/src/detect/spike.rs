@@ -89,7 +89,7 @@ impl Spike {
         let second = now.div_euclid(1000);
         let alpha = self.alpha;
         let window_ms = secs(self.config.window_seconds);
-        let Some(s) = self.partners.entry(&partner.to_string(), now, |s| {
+        let Some(s) = self.partners.entry(partner, now, |s| {
             s.window.idle(now, window_ms) && s.all_day.seconds == 0
         }) else {
             return;
