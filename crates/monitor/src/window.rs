@@ -5,16 +5,41 @@ use std::hash::Hash;
 
 const SAMPLES: usize = 10;
 
+/// Events closer together than this share one entry, so a window's memory follows its
+/// length rather than the request rate. An entry leaves the window with its newest event:
+/// a count may include events up to this much older than the window.
+pub(crate) const RUN_MS: i64 = 100;
+
+/// Events within `RUN_MS` of the first of them.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first_ms: i64,
+    last_ms: i64,
+    count: u64,
+}
+
 /// Event times within the last `span_ms`, and the most recent request ids.
 #[derive(Debug, Default)]
 pub(crate) struct Window {
-    times: VecDeque<i64>,
+    runs: VecDeque<Run>,
+    count: u64,
     samples: VecDeque<String>,
 }
 
 impl Window {
     pub fn push(&mut self, time_ms: i64, request_id: Option<&str>) {
-        self.times.push_back(time_ms);
+        match self.runs.back_mut() {
+            Some(run) if time_ms - run.first_ms < RUN_MS => {
+                run.count += 1;
+                run.last_ms = run.last_ms.max(time_ms);
+            }
+            _ => self.runs.push_back(Run {
+                first_ms: time_ms,
+                last_ms: time_ms,
+                count: 1,
+            }),
+        }
+        self.count += 1;
         if let Some(id) = request_id {
             // The oldest sample's buffer takes the new id: no allocation per event once
             // the samples are full.
@@ -31,23 +56,26 @@ impl Window {
 
     /// Forgets events older than `span_ms` before `now_ms`.
     pub fn expire(&mut self, now_ms: i64, span_ms: i64) {
-        while self.times.front().is_some_and(|&t| t <= now_ms - span_ms) {
-            self.times.pop_front();
+        while let Some(run) = self.runs.front().filter(|r| r.last_ms <= now_ms - span_ms) {
+            self.count -= run.count;
+            self.runs.pop_front();
         }
     }
 
     pub fn count(&self) -> u64 {
-        self.times.len() as u64
+        self.count
     }
 
     pub fn first_ms(&self) -> Option<i64> {
-        self.times.front().copied()
+        self.runs.front().map(|r| r.first_ms)
     }
 
     /// Whether nothing in the window is newer than `span_ms` before `now_ms` (an expired
     /// window is only emptied when its key is seen again).
     pub fn idle(&self, now_ms: i64, span_ms: i64) -> bool {
-        self.times.back().is_none_or(|&t| t <= now_ms - span_ms)
+        self.runs
+            .back()
+            .is_none_or(|r| r.last_ms <= now_ms - span_ms)
     }
 
     pub fn samples(&self) -> Vec<String> {
@@ -127,6 +155,29 @@ mod tests {
         assert_eq!(w.first_ms(), Some(10_000));
         assert_eq!(w.samples().len(), 10);
         assert_eq!(w.samples().last().map(String::as_str), Some("r14"));
+    }
+
+    /// 100,000 events a second for 10 s through a 5 s window: the count is the window's
+    /// (give or take one run at its edge) and the memory is one entry per RUN_MS.
+    #[test]
+    fn a_window_holds_runs_not_events() {
+        let mut w = Window::default();
+        for i in 0..1_000_000i64 {
+            let t = i / 100; // 100 events per millisecond
+            w.expire(t, 5_000);
+            w.push(t, None);
+        }
+        let (now, span) = (9_999, 5_000);
+        w.expire(now, span);
+        let exact = 5_000 * 100;
+        assert!(
+            (exact..=exact + (RUN_MS as u64) * 100).contains(&w.count()),
+            "{}",
+            w.count()
+        );
+        assert!(w.runs.len() as i64 <= span / RUN_MS + 1, "{}", w.runs.len());
+        assert!(!w.idle(now, span));
+        assert!(w.idle(now + span, span));
     }
 
     #[test]

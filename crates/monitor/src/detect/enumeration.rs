@@ -9,7 +9,7 @@ use portcullis_audit::AuditEvent;
 use super::{secs, MAX_KEYS};
 use crate::alert::{Evidence, Finding, Severity, Subject};
 use crate::config::EnumerationConfig;
-use crate::window::{Keyed, Window};
+use crate::window::{Keyed, Window, RUN_MS};
 use crate::AlertKind;
 
 #[derive(Default)]
@@ -75,6 +75,11 @@ impl Enumeration {
         for (name, value) in &e.target {
             if name.ends_with("_id") {
                 let key = self.id_hasher.hash_one((name, value));
+                // An id seen again within RUN_MS keeps its first sighting: one entry per
+                // id per RUN_MS, however often it is asked for.
+                if s.ids.get(&key).is_some_and(|&t| (now - t).abs() < RUN_MS) {
+                    continue;
+                }
                 s.ids.insert(key, now);
                 s.id_times.push_back((now, key));
             }

@@ -10,16 +10,26 @@ use portcullis_audit::AuditEvent;
 use super::{secs, MAX_KEYS};
 use crate::alert::{Evidence, Finding, Severity, Subject};
 use crate::config::OperationMixConfig;
-use crate::window::{Keyed, Window};
+use crate::window::{Keyed, Window, RUN_MS};
 use crate::AlertKind;
 
 /// Baseline counts are halved when their total reaches this, so old habits fade.
 const DECAY_AT: f64 = 100_000.0;
 
+/// The operations of the requests within `RUN_MS` of the first of them.
+struct Slot {
+    first_ms: i64,
+    last_ms: i64,
+    ops: Vec<(String, u64)>,
+}
+
 #[derive(Default)]
 struct PartnerState {
     window: Window,
-    recent: VecDeque<(i64, String)>,
+    /// Recent requests by operation, a slot per `RUN_MS` (memory follows the window's
+    /// length, not the request rate); a slot leaves with its newest request.
+    recent: VecDeque<Slot>,
+    recent_total: u64,
     recent_counts: HashMap<String, u64>,
     baseline: HashMap<String, f64>,
     baseline_total: f64,
@@ -47,6 +57,7 @@ impl OperationMix {
         if let Some(s) = self.partners.get_mut(&partner.to_string()) {
             s.window = Window::default();
             s.recent.clear();
+            s.recent_total = 0;
             s.recent_counts.clear();
         }
     }
@@ -66,25 +77,31 @@ impl OperationMix {
         // not off meanwhile: what is being compared is never part of what it is compared
         // with, and an attack that ramps up cannot teach itself as normal.
         let learn = now >= s.anomalous_until_ms;
-        while s.recent.front().is_some_and(|(t, _)| *t <= now - span) {
-            if let Some((_, op)) = s.recent.pop_front() {
+        while s
+            .recent
+            .front()
+            .is_some_and(|slot| slot.last_ms <= now - span)
+        {
+            let Some(slot) = s.recent.pop_front() else {
+                break;
+            };
+            for (op, n) in slot.ops {
+                s.recent_total -= n;
                 if let Some(c) = s.recent_counts.get_mut(&op) {
-                    *c -= 1;
+                    *c = c.saturating_sub(n);
                     if *c == 0 {
                         s.recent_counts.remove(&op);
                     }
                 }
                 if learn {
-                    s.learn(op);
+                    s.learn(op, n);
                 }
             }
         }
-        let op = e.action.clone();
-        *s.recent_counts.entry(op.clone()).or_default() += 1;
-        s.recent.push_back((now, op));
+        s.add_recent(now, &e.action);
 
         let learned = s.learned_requests >= self.config.learning_requests;
-        let in_window = s.recent.len() as u64;
+        let in_window = s.recent_total;
         let mut finding = None;
         if learned && in_window >= self.config.min_requests {
             let distance = distance(&s.recent_counts, in_window, &s.baseline, s.baseline_total);
@@ -135,10 +152,39 @@ impl OperationMix {
 }
 
 impl PartnerState {
-    fn learn(&mut self, op: String) {
-        *self.baseline.entry(op).or_default() += 1.0;
-        self.baseline_total += 1.0;
-        self.learned_requests += 1;
+    fn add_recent(&mut self, now: i64, op: &str) {
+        let slot = match self.recent.back_mut() {
+            Some(slot) if now - slot.first_ms < RUN_MS => slot,
+            _ => {
+                self.recent.push_back(Slot {
+                    first_ms: now,
+                    last_ms: now,
+                    ops: Vec::new(),
+                });
+                let Some(slot) = self.recent.back_mut() else {
+                    return;
+                };
+                slot
+            }
+        };
+        slot.last_ms = slot.last_ms.max(now);
+        match slot.ops.iter_mut().find(|(o, _)| o == op) {
+            Some((_, n)) => *n += 1,
+            None => slot.ops.push((op.to_string(), 1)),
+        }
+        self.recent_total += 1;
+        match self.recent_counts.get_mut(op) {
+            Some(c) => *c += 1,
+            None => {
+                self.recent_counts.insert(op.to_string(), 1);
+            }
+        }
+    }
+
+    fn learn(&mut self, op: String, requests: u64) {
+        *self.baseline.entry(op).or_default() += requests as f64;
+        self.baseline_total += requests as f64;
+        self.learned_requests += requests;
         if self.baseline_total >= DECAY_AT {
             self.baseline.values_mut().for_each(|v| *v /= 2.0);
             self.baseline.retain(|_, v| *v >= 0.5);
