@@ -33,49 +33,83 @@ pub struct Metrics {
     rate_limited: BTreeMap<[String; 2], u64>,
     alerts: BTreeMap<[String; 2], u64>,
     responses: BTreeMap<[String; 2], u64>,
+    keys: Keys,
 }
 
-fn bump<const N: usize>(family: &mut BTreeMap<[String; N], u64>, labels: [String; N]) {
-    if family.len() >= MAX_SERIES && !family.contains_key(&labels) {
+/// Looks a series up by borrowed label values: they are copied into a reusable key, so a
+/// series already seen costs no allocation (this runs for every event).
+fn bump<const N: usize>(
+    family: &mut BTreeMap<[String; N], u64>,
+    key: &mut [String; N],
+    labels: [&str; N],
+) {
+    fill(key, labels);
+    if let Some(count) = family.get_mut(key) {
+        *count += 1;
+    } else if family.len() >= MAX_SERIES {
         let other = std::array::from_fn(|_| "other".to_string());
         *family.entry(other).or_default() += 1;
-        return;
+    } else {
+        family.insert(key.clone(), 1);
     }
-    *family.entry(labels).or_default() += 1;
+}
+
+fn fill<const N: usize>(key: &mut [String; N], labels: [&str; N]) {
+    for (slot, label) in key.iter_mut().zip(labels) {
+        slot.clear();
+        slot.push_str(label);
+    }
 }
 
 /// An operation label: ids from the route table, or `no_route` for anything else (the
 /// method of an unrouted request is attacker-chosen).
-fn operation(e: &AuditEvent) -> String {
+fn operation(e: &AuditEvent) -> &str {
     if e.action.ends_with("(no route)") {
-        "no_route".into()
+        "no_route"
     } else {
-        e.action.clone()
+        &e.action
     }
 }
 
-fn environment(e: &AuditEvent) -> String {
-    e.environment.map_or("none", |env| env.as_str()).to_string()
+fn status_class(status: Option<u16>) -> &'static str {
+    const CLASSES: [&str; 10] = [
+        "0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx",
+    ];
+    status.map_or("none", |s| {
+        CLASSES
+            .get(usize::from(s / 100))
+            .copied()
+            .unwrap_or("other")
+    })
+}
+
+/// Reusable keys for [`bump`], one per label count.
+#[derive(Default)]
+struct Keys {
+    one: [String; 1],
+    two: [String; 2],
+    four: [String; 4],
 }
 
 impl Metrics {
     pub fn record(&mut self, e: &AuditEvent) {
-        let env = environment(e);
+        let env = e.environment.map_or("none", |env| env.as_str());
+        let keys = &mut self.keys;
         match e.kind {
             EventKind::GatewayRequest => {
-                let partner = e.actor.partner_id.clone().unwrap_or_else(|| "none".into());
-                let class = e
-                    .status
-                    .map_or("none".to_string(), |s| format!("{}xx", s / 100));
+                let partner = e.actor.partner_id.as_deref().unwrap_or("none");
                 let operation = operation(e);
                 bump(
                     &mut self.requests,
-                    [env.clone(), partner.clone(), operation.clone(), class],
+                    &mut keys.four,
+                    [env, partner, operation, status_class(e.status)],
                 );
                 if let Some(us) = e.latency_us {
-                    let key = [env.clone(), operation];
-                    if self.latency.len() < MAX_SERIES || self.latency.contains_key(&key) {
-                        let h = self.latency.entry(key).or_default();
+                    fill(&mut keys.two, [env, operation]);
+                    if !self.latency.contains_key(&keys.two) && self.latency.len() < MAX_SERIES {
+                        self.latency.insert(keys.two.clone(), Histogram::default());
+                    }
+                    if let Some(h) = self.latency.get_mut(&keys.two) {
                         let seconds = us as f64 / 1e6;
                         for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
                             if seconds <= *bound {
@@ -87,30 +121,28 @@ impl Metrics {
                     }
                 }
                 if e.decision == Decision::Deny {
-                    bump(&mut self.denials, [env.clone(), e.reason.clone()]);
+                    bump(&mut self.denials, &mut keys.two, [env, &e.reason]);
                     if e.reason.starts_with("rate_limited") || e.reason.starts_with("quota") {
-                        bump(&mut self.rate_limited, [env, partner]);
+                        bump(&mut self.rate_limited, &mut keys.two, [env, partner]);
                     }
                 }
             }
-            EventKind::TokenIssued => bump(&mut self.tokens_issued, [env]),
+            EventKind::TokenIssued => bump(&mut self.tokens_issued, &mut keys.one, [env]),
             EventKind::TokenRefused => {
-                bump(&mut self.tokens_refused, [env.clone(), e.reason.clone()]);
-                bump(&mut self.denials, [env, e.reason.clone()]);
+                bump(&mut self.tokens_refused, &mut keys.two, [env, &e.reason]);
+                bump(&mut self.denials, &mut keys.two, [env, &e.reason]);
             }
             _ => {}
         }
     }
 
     pub fn alert_raised(&mut self, kind: &str, severity: &str) {
-        bump(&mut self.alerts, [kind.to_string(), severity.to_string()]);
+        bump(&mut self.alerts, &mut self.keys.two, [kind, severity]);
     }
 
     pub fn response(&mut self, action: &str, dry_run: bool) {
-        bump(
-            &mut self.responses,
-            [action.to_string(), dry_run.to_string()],
-        );
+        let dry_run = if dry_run { "true" } else { "false" };
+        bump(&mut self.responses, &mut self.keys.two, [action, dry_run]);
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
