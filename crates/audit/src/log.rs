@@ -424,6 +424,12 @@ impl AuditLog {
         TreeView::new(self.dir.clone(), self.committed().tree.clone())
     }
 
+    /// Holders of the log's shared state (1 once the syncer and the flusher are gone).
+    #[cfg(test)]
+    pub(crate) fn shared_holders(&self) -> usize {
+        Arc::strong_count(&self.shared)
+    }
+
     /// Stops accepting entries, makes every written entry durable, writes a final
     /// checkpoint.
     pub fn close(&self) {

@@ -145,6 +145,28 @@ fn durable_waits_end_after_the_opening_runtime_is_gone() {
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 2);
 }
 
+/// Closing ends the syncer and the flusher task, so nothing keeps the log's state (and
+/// its open segment file) alive after it.
+#[tokio::test]
+async fn closing_ends_the_log_s_background_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(AuditConfig {
+        acknowledge: Acknowledge::Written,
+        ..config(dir.path())
+    })
+    .unwrap();
+    log.reserve().unwrap().commit(&event(0)).await.unwrap();
+    assert!(log.shared_holders() > 1, "syncer and flusher are running");
+    log.close();
+    for _ in 0..100 {
+        if log.shared_holders() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log.shared_holders(), 1, "the flusher outlived the log");
+}
+
 /// Durable appenders leave their frames for the syncer; written ones write at once, and
 /// must write the pending frames before their own so the file stays in index order.
 #[tokio::test]

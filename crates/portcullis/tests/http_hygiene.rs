@@ -232,6 +232,9 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
         .header("x-portcullis-partner-id", "finch-lending")
         .header("X-Portcullis-Scopes", "kyc:read")
         .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-proto", "http")
+        .header("x-portcullis-operation", "makePayment")
+        .header("accept-encoding", "gzip")
         .header("x-request-id", "chosen-by-client")
         .header(
             "x-fapi-interaction-id",
@@ -264,6 +267,9 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
     );
     assert_eq!(seen["x-portcullis-environment"], "production");
     assert_eq!(seen["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(seen["x-forwarded-proto"], "https");
+    assert_eq!(seen["x-portcullis-operation"], "listAccounts");
+    assert_eq!(seen["accept-encoding"], "identity");
     assert_eq!(
         seen["x-request-id"],
         r.headers()["x-request-id"].to_str().unwrap()

@@ -173,6 +173,19 @@ impl Shared {
     pub fn close(&self) {
         self.tail().closed = true;
         self.pending.notify_one();
+        // The flusher writes what is pending, sees the log closed and ends.
+        self.written.wake.notify_one();
+    }
+}
+
+/// Spawns `task` on the current runtime, if there is one, marking `running` first.
+fn spawn_on_current_runtime(
+    running: &AtomicBool,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        running.store(true, Ordering::SeqCst);
+        runtime.spawn(task);
     }
 }
 
@@ -203,12 +216,8 @@ impl Publisher {
 
     /// Starts the relay on the current runtime, if there is one.
     pub fn start_relay(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        self.relay_running.store(true, Ordering::SeqCst);
         let running = RelayRunning(self.clone());
-        runtime.spawn(async move {
+        spawn_on_current_runtime(&self.relay_running, async move {
             let publisher = &running.0;
             loop {
                 publisher.relay.notified().await;
@@ -280,13 +289,9 @@ impl Flusher {
 
     /// Starts the flusher task on the current runtime, if there is one.
     pub fn start(shared: &Arc<Shared>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let flusher = shared.written.clone();
-        flusher.running.store(true, Ordering::SeqCst);
         let running = FlusherRunning(shared.clone());
-        runtime.spawn(async move {
+        spawn_on_current_runtime(&shared.written.running, async move {
             let shared = &running.0;
             loop {
                 flusher.wake.notified().await;
