@@ -14,6 +14,7 @@ mod writer;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,11 +38,13 @@ pub struct AuditConfig {
     /// A new segment file starts once the current one reaches this size.
     pub segment_max_bytes: u64,
     pub checkpoint_interval: Duration,
-    /// Under load, the least time between the starts of two group commits: the writer
-    /// sleeps out the rest of it and then takes everything queued in one write and one
-    /// fsync. A lone entry after a quiet spell is committed at once. Bounds the added
-    /// latency; fewer, larger commits cost the machine far less (each fsync is a disk
-    /// round trip with its interrupts and context switches).
+    /// The longest a group commit waits for entries still arriving (slots reserved by
+    /// requests that have not appended yet), counted from the start of the last fsync;
+    /// then it takes everything queued in one write and one fsync. When no entry is
+    /// arriving it commits at once, so a lone entry, or a burst whose requests have all
+    /// appended, is not held back. Bounds the added latency; fewer, larger commits cost
+    /// the machine far less (each fsync is a disk round trip with its interrupts and
+    /// context switches).
     pub commit_delay: Duration,
     /// The Ed25519 checkpoint key; default `DIR/checkpoint-signing-key.pk8`.
     pub checkpoint_key_file: Option<PathBuf>,
@@ -113,21 +116,37 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 #[error("the audit log is behind; retry shortly")]
 pub struct Backpressure;
 
-/// A reserved place in the log.
+/// A reserved place in the log. Until its entry is appended (or it is dropped), it tells
+/// the syncer one more entry is on its way, so that a commit waits for it only while
+/// one is: see [`Syncer::run`](writer::Syncer::run).
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     acknowledge: Acknowledge,
+    /// Set once the entry reached the log (which then stopped counting it as arriving).
+    appended: bool,
 }
 
 impl Slot {
+    fn new(permit: OwnedSemaphorePermit, shared: Arc<Shared>, acknowledge: Acknowledge) -> Self {
+        shared.arriving.fetch_add(1, Ordering::SeqCst);
+        Self {
+            _permit: permit,
+            shared,
+            acknowledge,
+            appended: false,
+        }
+    }
+
     /// Writes the event to the log and waits until it is acknowledged (see
     /// [`Acknowledge`]); returns its index.
-    pub async fn commit(self, event: &AuditEvent) -> Result<u64, AuditError> {
+    pub async fn commit(mut self, event: &AuditEvent) -> Result<u64, AuditError> {
         let event_json = serde_json::to_vec(event).map_err(|e| AuditError::Io {
             path: "event".into(),
             source: e.into(),
         })?;
+        // From here on the append settles the arrival, whatever its outcome.
+        self.appended = true;
         // The permit is held until the entry is acknowledged, bounding in-flight entries.
         match self.acknowledge {
             Acknowledge::Written => self.shared.append_written(&event_json).await,
@@ -136,6 +155,14 @@ impl Slot {
                 self.shared.durable(index).await?;
                 Ok(index)
             }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.appended {
+            self.shared.arrival_abandoned();
         }
     }
 }
@@ -330,8 +357,10 @@ impl AuditLog {
                 written: written.clone(),
                 max_unsynced: config.queue_capacity,
                 closed: false,
+                syncer_awaits_arrivals: false,
             }),
             pending: Condvar::new(),
+            arriving: AtomicUsize::new(0),
             durable: Publisher::new(recovered.0),
             written,
             committed: committed.clone(),
@@ -376,11 +405,7 @@ impl AuditLog {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Backpressure)?;
-        Ok(Slot {
-            _permit: permit,
-            shared: self.shared.clone(),
-            acknowledge: self.acknowledge,
-        })
+        Ok(Slot::new(permit, self.shared.clone(), self.acknowledge))
     }
 
     /// Reserves and commits in one step, waiting for a slot if needed, and always waits
@@ -394,13 +419,9 @@ impl AuditLog {
             .acquire_owned()
             .await
             .map_err(|_| AuditError::Closed)?;
-        Slot {
-            _permit: permit,
-            shared: self.shared.clone(),
-            acknowledge: Acknowledge::Durable,
-        }
-        .commit(event)
-        .await
+        Slot::new(permit, self.shared.clone(), Acknowledge::Durable)
+            .commit(event)
+            .await
     }
 
     /// Entries reserved, queued or being written right now.

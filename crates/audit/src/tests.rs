@@ -117,6 +117,72 @@ async fn concurrent_appenders_are_group_committed_in_order() {
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 200);
 }
 
+/// A group commit waits for entries still arriving (slots reserved, not yet appended), and
+/// goes as soon as the last of them is appended or given up, long before the commit delay.
+#[tokio::test]
+async fn a_commit_waits_for_arriving_entries_and_no_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(
+        AuditLog::open(AuditConfig {
+            commit_delay: Duration::from_secs(5),
+            ..config(dir.path())
+        })
+        .unwrap(),
+    );
+    // The first commit after a quiet spell goes at once.
+    log.append(&event(0)).await.unwrap();
+    assert_eq!(log.committed_size(), 1);
+
+    let durable_within = |size: u64, limit: Duration| {
+        let log = log.clone();
+        async move {
+            let started = std::time::Instant::now();
+            while log.committed_size() < size {
+                assert!(
+                    started.elapsed() < limit,
+                    "entry {} not durable within {limit:?}",
+                    size - 1
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    // Appended while another request holds a slot: the commit waits for it.
+    let held = log.reserve().unwrap();
+    let first = tokio::spawn({
+        let log = log.clone();
+        async move { log.reserve().unwrap().commit(&event(1)).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        log.committed_size(),
+        1,
+        "committed while an entry was arriving"
+    );
+    // The held slot's entry arrives: both go in one commit, at once.
+    held.commit(&event(2)).await.unwrap();
+    assert_eq!(first.await.unwrap(), 1);
+    durable_within(3, Duration::from_secs(2)).await;
+
+    // A slot given up without an entry ends the wait too.
+    let held = log.reserve().unwrap();
+    let second = tokio::spawn({
+        let log = log.clone();
+        async move { log.reserve().unwrap().commit(&event(3)).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        log.committed_size(),
+        3,
+        "committed while an entry was arriving"
+    );
+    drop(held);
+    durable_within(4, Duration::from_secs(2)).await;
+    assert_eq!(second.await.unwrap(), 3);
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 4);
+}
+
 /// Durable waiters are woken by a relay task on the runtime the log was opened on; once
 /// that runtime is gone, the syncer wakes them itself.
 #[test]

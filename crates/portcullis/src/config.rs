@@ -248,8 +248,9 @@ pub struct AuditSettings {
     /// Entries in flight before the gateway sheds load with 503.
     pub queue_capacity: usize,
     pub segment_max_bytes: u64,
-    /// Under load, the least time between two fsyncs: entries arriving meanwhile share
-    /// the next one. Bounds the latency durable acknowledgement adds.
+    /// Under load, the longest an fsync waits for requests that are past their checks and
+    /// about to append (it goes at once when none is): entries arriving meanwhile share
+    /// it. Bounds the latency durable acknowledgement adds.
     pub commit_delay_microseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being

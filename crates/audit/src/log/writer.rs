@@ -1,6 +1,7 @@
 //! Where entries go: appenders encode their frame (index, event, leaf hash) at the end of
-//! the log under a lock, and one syncer thread writes and fsyncs behind them, at most once
-//! per commit delay, publishing what became durable.
+//! the log under a lock, and one syncer thread writes and fsyncs behind them, publishing
+//! what became durable. A commit waits for the entries of reserved slots still on their
+//! way, for at most the commit delay, and goes at once when none is.
 //!
 //! An appender acknowledged on durability leaves its frame in memory for the syncer, which
 //! writes the whole group with one write(2) just before its fsync: the answer waits for
@@ -13,7 +14,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,9 @@ pub(super) struct Tail {
     /// entries can await one.
     pub max_unsynced: usize,
     pub closed: bool,
+    /// The syncer is holding a commit back for entries still arriving; the appender that
+    /// settles the last of them wakes it.
+    pub syncer_awaits_arrivals: bool,
 }
 
 /// What `Tail::pending` shrinks back to after a burst.
@@ -127,8 +131,13 @@ impl Tail {
 /// What appenders and the syncer share.
 pub(super) struct Shared {
     pub tail: Mutex<Tail>,
-    /// Signalled when the first unsynced entry is written, and at close.
+    /// Signalled when the first unsynced entry is written, when the last entry arriving
+    /// arrives while the syncer waits for it, and at close.
     pub pending: Condvar,
+    /// Slots reserved whose entries are not appended yet: requests past their checks
+    /// that will append before they answer. Raised without the tail lock, lowered under
+    /// it, so the syncer cannot miss the last one.
+    pub arriving: AtomicUsize,
     pub durable: Arc<Publisher>,
     /// The same as `Tail::written`, reachable without the lock.
     pub written: Arc<Flusher>,
@@ -140,18 +149,33 @@ impl Shared {
         self.tail.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an entry (see [`Tail::append`]); returns its index.
+    /// Appends the entry of a reserved slot (see [`Tail::append`]), which stops arriving
+    /// whether or not the append succeeds; returns its index.
     pub fn append(&self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
-        let (index, first_unsynced) = {
+        let (appended, wake) = {
             let mut tail = self.tail();
             let first_unsynced = tail.unsynced.is_empty();
-            (tail.append(event_json, write_now)?, first_unsynced)
+            let appended = tail.append(event_json, write_now);
+            let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
+            // Later entries find the syncer already due to run; only the first wakes it,
+            // and the last one it waits for.
+            let wake = (appended.is_ok() && first_unsynced)
+                || (last_arrival && tail.syncer_awaits_arrivals);
+            (appended, wake)
         };
-        // Later entries find the syncer already due to run; only the first wakes it.
-        if first_unsynced {
+        if wake {
             self.pending.notify_one();
         }
-        Ok(index)
+        appended
+    }
+
+    /// A reserved slot was given up without an entry.
+    pub fn arrival_abandoned(&self) {
+        let tail = self.tail();
+        let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
+        if last_arrival && tail.syncer_awaits_arrivals {
+            self.pending.notify_one();
+        }
     }
 
     /// Appends an entry and waits until it is in the segment file; returns its index.
@@ -354,7 +378,6 @@ impl Syncer {
             .checked_sub(self.commit_delay)
             .unwrap_or_else(Instant::now);
         let mut durable: Option<(u64, Hash)> = self.recovered.take();
-        let mut last_batch = 0usize;
         loop {
             let closing = {
                 let mut tail = self.shared.tail();
@@ -374,12 +397,13 @@ impl Syncer {
                 }
                 tail.closed
             };
-            // Paced under concurrency: entries written while the syncer sleeps share the
-            // next fsync. A lone appender (the last fsync carried one entry) is not made to
-            // wait for company that is not coming.
-            let since = last_sync.elapsed();
-            if !closing && last_batch > 1 && since < self.commit_delay {
-                std::thread::sleep(self.commit_delay - since);
+            // Group commit: while entries are still arriving (slots reserved, not yet
+            // appended), wait for them, up to the commit delay after the last fsync
+            // began. Once none is, fsync at once: nothing more can join this group
+            // before its answers go out, so waiting would only idle the gateway. A lone
+            // appender is never made to wait for company that is not coming.
+            if !closing {
+                self.await_arrivals(last_sync + self.commit_delay);
             }
             let (file, path, leaves, tile_starts, size, root) = {
                 let mut tail = self.shared.tail();
@@ -396,7 +420,6 @@ impl Syncer {
                 )
             };
             last_sync = Instant::now();
-            last_batch = leaves.len();
             if !leaves.is_empty() {
                 // Every entry taken was written before this fsync starts, to this file or
                 // to an earlier one that rotation already made durable.
@@ -430,6 +453,24 @@ impl Syncer {
                 return;
             }
             self.maybe_checkpoint(durable, false, true);
+        }
+    }
+
+    /// Waits until no entry is arriving, the log closes, or `deadline`.
+    fn await_arrivals(&self, deadline: Instant) {
+        let mut tail = self.shared.tail();
+        while !tail.closed && self.shared.arriving.load(Ordering::SeqCst) > 0 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            tail.syncer_awaits_arrivals = true;
+            tail = self
+                .shared
+                .pending
+                .wait_timeout(tail, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            tail.syncer_awaits_arrivals = false;
         }
     }
 
