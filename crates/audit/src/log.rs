@@ -3,8 +3,8 @@
 //! Appenders first take a slot ([`AuditLog::reserve`]); when none is free the caller sheds
 //! load (the gateway answers 503) instead of the log dropping entries. A slot is filled
 //! with an event: the appender writes the entry's frame to the segment file itself, and
-//! the syncer thread fsyncs behind, once per commit delay for everything written
-//! meanwhile (group commit). With durable acknowledgement (the default) the slot resolves
+//! the syncer thread fsyncs behind, one fsync for everything written meanwhile (group
+//! commit), waiting up to the commit delay for entries of slots still outstanding. With durable acknowledgement (the default) the slot resolves
 //! once its entry is fsynced, so a response never leaves for a request whose entry could
 //! still be lost; with written acknowledgement, once it is in the file. A failed write or
 //! fsync aborts the process: the log is never allowed to silently fall behind.
@@ -60,7 +60,8 @@ pub enum Acknowledge {
     #[default]
     Durable,
     /// After the entry is written to the segment file (in the kernel's page cache, which
-    /// survives the process being killed), while fsyncs run every `commit_delay` behind.
+    /// survives the process being killed), while fsyncs run behind, at most
+    /// `commit_delay` after the last one began.
     /// A power failure or kernel crash can lose the acknowledged entries of the last
     /// commit delay plus one fsync, and never more than `queue_capacity` of them (beyond
     /// that, appenders are refused and the gateway sheds load). Checkpoints and proofs
@@ -116,15 +117,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 #[error("the audit log is behind; retry shortly")]
 pub struct Backpressure;
 
-/// A reserved place in the log. Until its entry is appended (or it is dropped), it tells
-/// the syncer one more entry is on its way, so that a commit waits for it only while
-/// one is: see [`Syncer::run`](writer::Syncer::run).
+/// A reserved place in the log. Until its entry is appended (or it is dropped), it counts
+/// as an entry on its way, and a group commit waits for it, up to the commit delay.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     acknowledge: Acknowledge,
-    /// Set once the entry reached the log (which then stopped counting it as arriving).
-    appended: bool,
+    /// Set when the append that stops counting this slot as arriving is under way (it
+    /// does so whether it succeeds or not); until then, dropping the slot does.
+    arrival_settled: bool,
 }
 
 impl Slot {
@@ -134,7 +135,7 @@ impl Slot {
             _permit: permit,
             shared,
             acknowledge,
-            appended: false,
+            arrival_settled: false,
         }
     }
 
@@ -145,8 +146,11 @@ impl Slot {
             path: "event".into(),
             source: e.into(),
         })?;
-        // From here on the append settles the arrival, whatever its outcome.
-        self.appended = true;
+        // The append below settles the arrival, whatever its outcome. No await may come
+        // between this and that append (both run in this first poll), or a cancelled
+        // commit would leave the arrival counted and every later commit waiting out the
+        // full delay.
+        self.arrival_settled = true;
         // The permit is held until the entry is acknowledged, bounding in-flight entries.
         match self.acknowledge {
             Acknowledge::Written => self.shared.append_written(&event_json).await,
@@ -161,7 +165,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if !self.appended {
+        if !self.arrival_settled {
             self.shared.arrival_abandoned();
         }
     }

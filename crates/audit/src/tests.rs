@@ -124,7 +124,7 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
     let dir = tempfile::tempdir().unwrap();
     let log = std::sync::Arc::new(
         AuditLog::open(AuditConfig {
-            commit_delay: Duration::from_secs(5),
+            commit_delay: Duration::from_secs(30),
             ..config(dir.path())
         })
         .unwrap(),
@@ -132,21 +132,8 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
     // The first commit after a quiet spell goes at once.
     log.append(&event(0)).await.unwrap();
     assert_eq!(log.committed_size(), 1);
+    let commits = || log.committed().commits;
 
-    let durable_within = |size: u64, limit: Duration| {
-        let log = log.clone();
-        async move {
-            let started = std::time::Instant::now();
-            while log.committed_size() < size {
-                assert!(
-                    started.elapsed() < limit,
-                    "entry {} not durable within {limit:?}",
-                    size - 1
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    };
     // Appended while another request holds a slot: the commit waits for it.
     let held = log.reserve().unwrap();
     let first = tokio::spawn({
@@ -159,10 +146,19 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
         1,
         "committed while an entry was arriving"
     );
+    let before = commits();
     // The held slot's entry arrives: both go in one commit, at once.
-    held.commit(&event(2)).await.unwrap();
+    let index = tokio::time::timeout(Duration::from_secs(10), held.commit(&event(2)))
+        .await
+        .expect("the last arrival did not start the commit")
+        .unwrap();
+    assert_eq!(index, 2);
     assert_eq!(first.await.unwrap(), 1);
-    durable_within(3, Duration::from_secs(2)).await;
+    assert_eq!(
+        commits(),
+        before + 1,
+        "the two entries took more than one commit"
+    );
 
     // A slot given up without an entry ends the wait too.
     let held = log.reserve().unwrap();
@@ -177,10 +173,43 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
         "committed while an entry was arriving"
     );
     drop(held);
-    durable_within(4, Duration::from_secs(2)).await;
-    assert_eq!(second.await.unwrap(), 3);
+    let index = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("giving up the last arrival did not start the commit")
+        .unwrap();
+    assert_eq!(index, 3);
     log.close();
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 4);
+}
+
+/// A slot held for long (a slow upstream) holds a commit back for the commit delay, no
+/// longer.
+#[tokio::test]
+async fn a_held_slot_delays_a_commit_by_the_commit_delay_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(AuditConfig {
+        commit_delay: Duration::from_millis(300),
+        ..config(dir.path())
+    })
+    .unwrap();
+    log.append(&event(0)).await.unwrap();
+    let held = log.reserve().unwrap();
+    let started = std::time::Instant::now();
+    let index = tokio::time::timeout(
+        Duration::from_secs(10),
+        log.reserve().unwrap().commit(&event(1)),
+    )
+    .await
+    .expect("a held slot kept the commit back beyond its delay")
+    .unwrap();
+    assert_eq!(index, 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "committed after {:?}, before the commit delay, while an entry was arriving",
+        started.elapsed()
+    );
+    drop(held);
+    log.close();
 }
 
 /// Durable waiters are woken by a relay task on the runtime the log was opened on; once

@@ -248,9 +248,10 @@ pub struct AuditSettings {
     /// Entries in flight before the gateway sheds load with 503.
     pub queue_capacity: usize,
     pub segment_max_bytes: u64,
-    /// Under load, the longest an fsync waits for requests that are past their checks and
-    /// about to append (it goes at once when none is): entries arriving meanwhile share
-    /// it. Bounds the latency durable acknowledgement adds.
+    /// The longest an fsync waits, after the previous one began, for requests past their
+    /// checks (at the upstream or filtering its answer) whose entries are still to come;
+    /// it goes at once when there are none. Entries arriving meanwhile share it. Bounds
+    /// the latency durable acknowledgement adds.
     pub commit_delay_microseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being

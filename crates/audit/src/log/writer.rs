@@ -154,9 +154,10 @@ impl Shared {
     pub fn append(&self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
         let (appended, wake) = {
             let mut tail = self.tail();
+            // Settled first, so nothing that append does can leave it counted.
+            let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
             let first_unsynced = tail.unsynced.is_empty();
             let appended = tail.append(event_json, write_now);
-            let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
             // Later entries find the syncer already due to run; only the first wakes it,
             // and the last one it waits for.
             let wake = (appended.is_ok() && first_unsynced)
@@ -171,9 +172,9 @@ impl Shared {
 
     /// A reserved slot was given up without an entry.
     pub fn arrival_abandoned(&self) {
-        let tail = self.tail();
-        let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
-        if last_arrival && tail.syncer_awaits_arrivals {
+        // The lock only for the last one: a syncer that read a higher count under the
+        // lock is waiting by the time this takes it, with its flag set.
+        if self.arriving.fetch_sub(1, Ordering::SeqCst) == 1 && self.tail().syncer_awaits_arrivals {
             self.pending.notify_one();
         }
     }
@@ -358,7 +359,7 @@ impl Drop for RelayRunning {
     }
 }
 
-/// The syncer thread: fsyncs written entries at most once per `commit_delay`, publishes
+/// The syncer thread: fsyncs written entries in groups (see [`Syncer::run`]), publishes
 /// them to readers and durable waiters, and signs checkpoints over durable entries only.
 pub(super) struct Syncer {
     pub shared: Arc<Shared>,
@@ -397,11 +398,13 @@ impl Syncer {
                 }
                 tail.closed
             };
-            // Group commit: while entries are still arriving (slots reserved, not yet
-            // appended), wait for them, up to the commit delay after the last fsync
-            // began. Once none is, fsync at once: nothing more can join this group
+            // Group commit: while entries are still arriving (slots reserved and not yet
+            // appended: in the gateway, requests past their checks, at the upstream or
+            // filtering its answer), wait for them, up to the commit delay after the last
+            // fsync began. Once none is, fsync at once: nothing more can join this group
             // before its answers go out, so waiting would only idle the gateway. A lone
-            // appender is never made to wait for company that is not coming.
+            // request is not held back; a slow upstream holds a commit back for at most
+            // the commit delay, as fixed pacing always did.
             if !closing {
                 self.await_arrivals(last_sync + self.commit_delay);
             }
