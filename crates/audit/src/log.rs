@@ -2,12 +2,13 @@
 //!
 //! Appenders first take a slot ([`AuditLog::reserve`]); when none is free the caller sheds
 //! load (the gateway answers 503) instead of the log dropping entries. A slot is filled
-//! with an event: the appender writes the entry's frame to the segment file itself, and
-//! the syncer thread fsyncs behind, one fsync for everything written meanwhile (group
-//! commit), waiting up to the commit delay for entries of slots still outstanding. With durable acknowledgement (the default) the slot resolves
-//! once its entry is fsynced, so a response never leaves for a request whose entry could
-//! still be lost; with written acknowledgement, once it is in the file. A failed write or
-//! fsync aborts the process: the log is never allowed to silently fall behind.
+//! with an event: the appender encodes the entry's frame at the end of the log, and the
+//! syncer thread writes and fsyncs behind, one fsync for everything appended meanwhile
+//! (group commit), waiting up to the commit delay for entries of slots still outstanding.
+//! With durable acknowledgement (the default) the slot resolves once its entry is
+//! fsynced, so a response never leaves for a request whose entry could still be lost;
+//! with written acknowledgement, once it is in the file. A failed write or fsync aborts
+//! the process: the log is never allowed to silently fall behind.
 
 pub(crate) mod tree;
 mod writer;

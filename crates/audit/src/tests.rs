@@ -134,18 +134,26 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
     assert_eq!(log.committed_size(), 1);
     let commits = || log.committed().commits;
 
-    // Appended while another request holds a slot: the commit waits for it.
-    let held = log.reserve().unwrap();
-    let first = tokio::spawn({
+    // Entry `i` is appended while another request holds a slot: its commit waits.
+    let commit_beside_a_held_slot = |i: usize| {
         let log = log.clone();
-        async move { log.reserve().unwrap().commit(&event(1)).await.unwrap() }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        log.committed_size(),
-        1,
-        "committed while an entry was arriving"
-    );
+        async move {
+            let held = log.reserve().unwrap();
+            let task = tokio::spawn({
+                let log = log.clone();
+                async move { log.reserve().unwrap().commit(&event(i)).await.unwrap() }
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(
+                log.committed_size(),
+                i as u64,
+                "committed while an entry was arriving"
+            );
+            (held, task)
+        }
+    };
+
+    let (held, first) = commit_beside_a_held_slot(1).await;
     let before = commits();
     // The held slot's entry arrives: both go in one commit, at once.
     let index = tokio::time::timeout(Duration::from_secs(10), held.commit(&event(2)))
@@ -161,17 +169,7 @@ async fn a_commit_waits_for_arriving_entries_and_no_longer() {
     );
 
     // A slot given up without an entry ends the wait too.
-    let held = log.reserve().unwrap();
-    let second = tokio::spawn({
-        let log = log.clone();
-        async move { log.reserve().unwrap().commit(&event(3)).await.unwrap() }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        log.committed_size(),
-        3,
-        "committed while an entry was arriving"
-    );
+    let (held, second) = commit_beside_a_held_slot(3).await;
     drop(held);
     let index = tokio::time::timeout(Duration::from_secs(10), second)
         .await

@@ -134,8 +134,8 @@ pub(super) struct Shared {
     /// Signalled when the first unsynced entry is written, when the last entry arriving
     /// arrives while the syncer waits for it, and at close.
     pub pending: Condvar,
-    /// Slots reserved whose entries are not appended yet: requests past their checks
-    /// that will append before they answer. Raised without the tail lock, lowered under
+    /// Slots reserved whose entries are not appended yet (in the gateway: requests past
+    /// their checks, at the upstream or filtering its answer). Raised without the tail lock, lowered under
     /// it, so the syncer cannot miss the last one.
     pub arriving: AtomicUsize,
     pub durable: Arc<Publisher>,
