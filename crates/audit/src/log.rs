@@ -42,10 +42,11 @@ pub struct AuditConfig {
     /// The longest a group commit waits for entries still arriving (slots reserved by
     /// requests that have not appended yet), counted from the start of the last fsync;
     /// then it takes everything queued in one write and one fsync. When no entry is
-    /// arriving it commits at once, so a lone entry, or a burst whose requests have all
-    /// appended, is not held back. Bounds the added latency; fewer, larger commits cost
-    /// the machine far less (each fsync is a disk round trip with its interrupts and
-    /// context switches).
+    /// arriving and an appender waits for the fsync (durable acknowledgement) it commits at
+    /// once, so a lone entry, or a burst whose requests have all appended, is not held
+    /// back; entries acknowledged once written are fsynced at this pace. Bounds the added
+    /// latency; fewer, larger commits cost the machine far less (each fsync is a disk
+    /// round trip with its interrupts and context switches).
     pub commit_delay: Duration,
     /// The Ed25519 checkpoint key; default `DIR/checkpoint-signing-key.pk8`.
     pub checkpoint_key_file: Option<PathBuf>,
@@ -156,7 +157,7 @@ impl Slot {
         match self.acknowledge {
             Acknowledge::Written => self.shared.append_written(&event_json).await,
             Acknowledge::Durable => {
-                let index = self.shared.append(&event_json, false)?;
+                let index = self.shared.append(&event_json, false, true)?;
                 self.shared.durable(index).await?;
                 Ok(index)
             }
@@ -362,6 +363,7 @@ impl AuditLog {
                 written: written.clone(),
                 max_unsynced: config.queue_capacity,
                 closed: false,
+                durable_waiter: false,
                 syncer_awaits_arrivals: false,
             }),
             pending: Condvar::new(),

@@ -987,3 +987,47 @@ async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
     drop(log);
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);
 }
+
+/// No appender waits for the fsync of written-acknowledged entries, so their commits keep
+/// the commit delay's pace instead of going as soon as nothing is arriving; a durable
+/// append among them is not held back by that pace.
+#[tokio::test]
+async fn written_entries_are_fsynced_at_the_commit_delay_s_pace_and_durable_ones_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let delay = Duration::from_millis(1500);
+    let log = AuditLog::open(AuditConfig {
+        acknowledge: crate::Acknowledge::Written,
+        commit_delay: delay,
+        ..config(dir.path())
+    })
+    .unwrap();
+    // The first commit after opening goes at once.
+    log.reserve().unwrap().commit(&event(0)).await.unwrap();
+    let started = std::time::Instant::now();
+    while log.committed_size() < 1 {
+        assert!(started.elapsed() < delay, "the first commit waited");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first_commit = std::time::Instant::now();
+    // Nothing is arriving, but nobody waits for this entry's fsync: it waits its turn.
+    log.reserve().unwrap().commit(&event(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(log.committed_size(), 1, "a written entry was fsynced early");
+    // A durable append needs its fsync now; it takes the written entry along.
+    let index = log.append(&event(2)).await.unwrap();
+    assert_eq!(index, 2);
+    // 300 ms after the first commit, it is done well before the written pace's 1.5 s.
+    assert!(
+        first_commit.elapsed() < delay / 2,
+        "the durable append waited for the commit delay"
+    );
+    assert_eq!(log.committed().commits, 2);
+    // And a written entry alone is still fsynced within the commit delay.
+    log.reserve().unwrap().commit(&event(3)).await.unwrap();
+    let written = std::time::Instant::now();
+    while log.committed_size() < 4 {
+        assert!(written.elapsed() < delay * 3, "never fsynced behind");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    log.close();
+}

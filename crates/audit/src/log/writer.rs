@@ -1,7 +1,8 @@
 //! Where entries go: appenders encode their frame (index, event, leaf hash) at the end of
 //! the log under a lock, and one syncer thread writes and fsyncs behind them, publishing
 //! what became durable. A commit waits for the entries of reserved slots still on their
-//! way, for at most the commit delay, and goes at once when none is.
+//! way, for at most the commit delay, and goes at once when none is and an appender waits
+//! for it; with none waiting (written acknowledgement) commits keep the commit delay's pace.
 //!
 //! An appender acknowledged on durability leaves its frame in memory for the syncer, which
 //! writes the whole group with one write(2) just before its fsync: the answer waits for
@@ -50,6 +51,10 @@ pub(super) struct Tail {
     /// entries can await one.
     pub max_unsynced: usize,
     pub closed: bool,
+    /// Some unsynced entry's appender waits for its fsync (durable acknowledgement). Only
+    /// then may a commit go before the commit delay is up: answers acknowledged once
+    /// written do not wait for the fsync, so for them fewer fsyncs are simply cheaper.
+    pub durable_waiter: bool,
     /// The syncer is holding a commit back for entries still arriving; the appender that
     /// settles the last of them wakes it.
     pub syncer_awaits_arrivals: bool,
@@ -61,7 +66,13 @@ const PENDING_KEPT_BYTES: usize = 256 * 1024;
 impl Tail {
     /// Appends one entry at the end of the log; returns its index. With `write_now` the
     /// segment file has it when this returns; otherwise the syncer writes it with its group.
-    fn append(&mut self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
+    /// `awaits_fsync`: its appender waits for the entry to be durable.
+    fn append(
+        &mut self,
+        event_json: &[u8],
+        write_now: bool,
+        awaits_fsync: bool,
+    ) -> Result<u64, AuditError> {
         if self.closed {
             return Err(AuditError::Closed);
         }
@@ -84,6 +95,7 @@ impl Tail {
         self.segment_len += (self.pending.len() - start) as u64;
         self.frontier.push(leaf);
         self.unsynced.push(leaf);
+        self.durable_waiter |= awaits_fsync;
         if write_now {
             self.write_pending();
         }
@@ -132,7 +144,8 @@ impl Tail {
 pub(super) struct Shared {
     pub tail: Mutex<Tail>,
     /// Signalled when the first unsynced entry is written, when the last entry arriving
-    /// arrives while the syncer waits for it, and at close.
+    /// arrives while the syncer waits for it and an appender waits for the commit, and at
+    /// close.
     pub pending: Condvar,
     /// Slots reserved whose entries are not appended yet (in the gateway: requests past
     /// their checks, at the upstream or filtering its answer). Raised without the tail lock, lowered under
@@ -151,17 +164,23 @@ impl Shared {
 
     /// Appends the entry of a reserved slot (see [`Tail::append`]), which stops arriving
     /// whether or not the append succeeds; returns its index.
-    pub fn append(&self, event_json: &[u8], write_now: bool) -> Result<u64, AuditError> {
+    pub fn append(
+        &self,
+        event_json: &[u8],
+        write_now: bool,
+        awaits_fsync: bool,
+    ) -> Result<u64, AuditError> {
         let (appended, wake) = {
             let mut tail = self.tail();
             // Settled first, so nothing that append does can leave it counted.
             let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
             let first_unsynced = tail.unsynced.is_empty();
-            let appended = tail.append(event_json, write_now);
+            let appended = tail.append(event_json, write_now, awaits_fsync);
             // Later entries find the syncer already due to run; only the first wakes it,
-            // and the last one it waits for.
+            // and the last one it waits for, when it would commit early (see
+            // `Syncer::await_arrivals`).
             let wake = (appended.is_ok() && first_unsynced)
-                || (last_arrival && tail.syncer_awaits_arrivals);
+                || (last_arrival && tail.syncer_awaits_arrivals && tail.durable_waiter);
             (appended, wake)
         };
         if wake {
@@ -174,17 +193,21 @@ impl Shared {
     pub fn arrival_abandoned(&self) {
         // The lock only for the last one: a syncer that read a higher count under the
         // lock is waiting by the time this takes it, with its flag set.
-        if self.arriving.fetch_sub(1, Ordering::SeqCst) == 1 && self.tail().syncer_awaits_arrivals {
-            self.pending.notify_one();
+        if self.arriving.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let tail = self.tail();
+            if tail.syncer_awaits_arrivals && tail.durable_waiter {
+                drop(tail);
+                self.pending.notify_one();
+            }
         }
     }
 
     /// Appends an entry and waits until it is in the segment file; returns its index.
     pub async fn append_written(&self, event_json: &[u8]) -> Result<u64, AuditError> {
         if !self.written.running.load(Ordering::SeqCst) {
-            return self.append(event_json, true);
+            return self.append(event_json, true, false);
         }
-        let index = self.append(event_json, false)?;
+        let index = self.append(event_json, false, false)?;
         self.written.wake.notify_one();
         wait_above(&self.written.count, index).await?;
         Ok(index)
@@ -401,14 +424,16 @@ impl Syncer {
             // Group commit: while entries are still arriving (slots reserved and not yet
             // appended: in the gateway, requests past their checks, at the upstream or
             // filtering its answer), wait for them, up to the commit delay after the last
-            // fsync began. Once none is, fsync at once: nothing more can join this group
-            // before its answers go out, so waiting would only idle the gateway. A lone
-            // request is not held back; a slow upstream holds a commit back for at most
-            // the commit delay, as fixed pacing always did.
+            // fsync began. Once none is, and an appender waits for this fsync, fsync at
+            // once: nothing more can join this group before its answers go out, so
+            // waiting would only idle the gateway. A lone request is not held back; a slow
+            // upstream holds a commit back for at most the commit delay, as fixed pacing
+            // always did. When no appender waits for it (written acknowledgement), the
+            // commit delay sets the pace.
             if !closing {
                 self.await_arrivals(last_sync + self.commit_delay);
             }
-            let (file, path, leaves, tile_starts, size, root) = {
+            let (file, path, leaves, tile_starts, _, size, root) = {
                 let mut tail = self.shared.tail();
                 // Under the lock, so an appender writing its own frame cannot get ahead of
                 // the frames pending before it.
@@ -418,6 +443,8 @@ impl Syncer {
                     tail.segment_path.clone(),
                     std::mem::take(&mut tail.unsynced),
                     std::mem::take(&mut tail.unsynced_tile_starts),
+                    // Cleared with the group taken: later entries set it afresh.
+                    std::mem::take(&mut tail.durable_waiter),
                     tail.frontier.size(),
                     tail.frontier.root(),
                 )
@@ -459,10 +486,16 @@ impl Syncer {
         }
     }
 
-    /// Waits until no entry is arriving, the log closes, or `deadline`.
+    /// Waits until the log closes, `deadline`, or an appender waits for this commit and no
+    /// entry is arriving.
     fn await_arrivals(&self, deadline: Instant) {
         let mut tail = self.shared.tail();
-        while !tail.closed && self.shared.arriving.load(Ordering::SeqCst) > 0 {
+        loop {
+            let commit_now =
+                tail.durable_waiter && self.shared.arriving.load(Ordering::SeqCst) == 0;
+            if tail.closed || commit_now {
+                break;
+            }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
