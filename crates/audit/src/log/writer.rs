@@ -277,11 +277,15 @@ impl Publisher {
         });
     }
 
-    /// From the syncer: `count` entries are durable.
-    fn publish(&self, count: u64, closing: bool) {
+    /// From the syncer: `count` entries are durable. Waiters are woken only when the
+    /// group has one (`waiters`): a wake-up crosses threads, and a group of written
+    /// acknowledgements has no one to tell; a later group's waiters see its count too.
+    fn publish(&self, count: u64, closing: bool, waiters: bool) {
         self.latest.fetch_max(count, Ordering::SeqCst);
         if closing {
             self.closing.store(true, Ordering::SeqCst);
+        } else if !waiters {
+            return;
         }
         if self.relay_running.load(Ordering::SeqCst) {
             self.relay.notify_one();
@@ -433,7 +437,7 @@ impl Syncer {
             if !closing {
                 self.await_arrivals(last_sync + self.commit_delay);
             }
-            let (file, path, leaves, tile_starts, _, size, root) = {
+            let (file, path, leaves, tile_starts, durable_waiter, size, root) = {
                 let mut tail = self.shared.tail();
                 // Under the lock, so an appender writing its own frame cannot get ahead of
                 // the frames pending before it.
@@ -471,10 +475,10 @@ impl Syncer {
                         committed.tree.push(leaf, position);
                     }
                 }
-                self.shared.durable.publish(size, closing);
+                self.shared.durable.publish(size, closing, durable_waiter);
                 durable = Some((size, root));
             } else if closing {
-                self.shared.durable.publish(size, true);
+                self.shared.durable.publish(size, true, durable_waiter);
             }
             if closing {
                 // Every entry is durable now; a failed final checkpoint loses nothing, so
