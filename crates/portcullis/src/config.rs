@@ -250,8 +250,9 @@ pub struct AuditSettings {
     pub segment_max_bytes: u64,
     /// The longest an fsync waits, after the previous one began, for requests past their
     /// checks (at the upstream or filtering its answer) whose entries are still to come;
-    /// it goes at once when there are none. Entries arriving meanwhile share it. Bounds
-    /// the latency durable acknowledgement adds.
+    /// with durable acknowledgement it goes at once when there are none. Entries arriving
+    /// meanwhile share it. Bounds the latency durable acknowledgement adds; with written
+    /// acknowledgement, fsyncs keep this pace.
     pub commit_delay_microseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being

@@ -55,9 +55,23 @@ pub(super) struct Tail {
     /// then may a commit go before the commit delay is up: answers acknowledged once
     /// written do not wait for the fsync, so for them fewer fsyncs are simply cheaper.
     pub durable_waiter: bool,
-    /// The syncer is holding a commit back for entries still arriving; the appender that
-    /// settles the last of them wakes it.
+    /// The syncer is holding a commit back (see `Syncer::await_arrivals`); the append
+    /// that lets it go early wakes it.
     pub syncer_awaits_arrivals: bool,
+}
+
+impl Tail {
+    /// Half the unsynced entries written acknowledgement may answer: from here on the
+    /// syncer commits without waiting out the commit delay, so appenders are not refused
+    /// with `Behind` merely because the pace is slow.
+    fn unsynced_high(&self) -> bool {
+        self.unsynced.len() >= (self.max_unsynced / 2).max(1)
+    }
+
+    /// The syncer, holding a commit back, may go now.
+    fn commit_due(&self, arriving: usize) -> bool {
+        self.closed || (self.durable_waiter && arriving == 0) || self.unsynced_high()
+    }
 }
 
 /// What `Tail::pending` shrinks back to after a burst.
@@ -76,7 +90,8 @@ impl Tail {
         if self.closed {
             return Err(AuditError::Closed);
         }
-        if self.unsynced.len() >= self.max_unsynced {
+        // A durable appender waits for its fsync anyway, and its slot bounds how many do.
+        if !awaits_fsync && self.unsynced.len() >= self.max_unsynced {
             return Err(AuditError::Behind);
         }
         if self.segment_len >= self.segment_max_bytes {
@@ -148,8 +163,9 @@ pub(super) struct Shared {
     /// close.
     pub pending: Condvar,
     /// Slots reserved whose entries are not appended yet (in the gateway: requests past
-    /// their checks, at the upstream or filtering its answer). Raised without the tail lock, lowered under
-    /// it, so the syncer cannot miss the last one.
+    /// their checks, at the upstream or filtering its answer). Raised without the tail
+    /// lock; an append lowers it under the lock, and an abandoned slot takes the lock
+    /// when it lowers it to zero, so the syncer cannot miss the last one.
     pub arriving: AtomicUsize,
     pub durable: Arc<Publisher>,
     /// The same as `Tail::written`, reachable without the lock.
@@ -173,14 +189,16 @@ impl Shared {
         let (appended, wake) = {
             let mut tail = self.tail();
             // Settled first, so nothing that append does can leave it counted.
-            let last_arrival = self.arriving.fetch_sub(1, Ordering::SeqCst) == 1;
+            let arriving = self
+                .arriving
+                .fetch_sub(1, Ordering::SeqCst)
+                .saturating_sub(1);
             let first_unsynced = tail.unsynced.is_empty();
             let appended = tail.append(event_json, write_now, awaits_fsync);
             // Later entries find the syncer already due to run; only the first wakes it,
-            // and the last one it waits for, when it would commit early (see
-            // `Syncer::await_arrivals`).
+            // and one that lets a held-back commit go early.
             let wake = (appended.is_ok() && first_unsynced)
-                || (last_arrival && tail.syncer_awaits_arrivals && tail.durable_waiter);
+                || (tail.syncer_awaits_arrivals && tail.commit_due(arriving));
             (appended, wake)
         };
         if wake {
@@ -195,7 +213,7 @@ impl Shared {
         // lock is waiting by the time this takes it, with its flag set.
         if self.arriving.fetch_sub(1, Ordering::SeqCst) == 1 {
             let tail = self.tail();
-            if tail.syncer_awaits_arrivals && tail.durable_waiter {
+            if tail.syncer_awaits_arrivals && tail.commit_due(0) {
                 drop(tail);
                 self.pending.notify_one();
             }
@@ -490,14 +508,13 @@ impl Syncer {
         }
     }
 
-    /// Waits until the log closes, `deadline`, or an appender waits for this commit and no
-    /// entry is arriving.
+    /// Waits until `deadline`, or until the commit is due sooner: the log closes, an
+    /// appender waits for this commit and no entry is arriving, or half the unsynced
+    /// entries written acknowledgement allows are in.
     fn await_arrivals(&self, deadline: Instant) {
         let mut tail = self.shared.tail();
         loop {
-            let commit_now =
-                tail.durable_waiter && self.shared.arriving.load(Ordering::SeqCst) == 0;
-            if tail.closed || commit_now {
+            if tail.commit_due(self.shared.arriving.load(Ordering::SeqCst)) {
                 break;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -561,5 +578,59 @@ impl Syncer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .last_checkpoint = Some(checkpoint);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail(dir: &std::path::Path, max_unsynced: usize) -> Tail {
+        let segment_path = segment_path(dir, 0);
+        Tail {
+            dir: dir.to_path_buf(),
+            segment: Arc::new(File::create(&segment_path).unwrap()),
+            segment_path,
+            segment_first: 0,
+            segment_len: 0,
+            segment_max_bytes: 1 << 20,
+            frontier: Frontier::default(),
+            unsynced: Vec::new(),
+            unsynced_tile_starts: Vec::new(),
+            pending: Vec::new(),
+            written: Flusher::new(0),
+            max_unsynced,
+            closed: false,
+            durable_waiter: false,
+            syncer_awaits_arrivals: false,
+        }
+    }
+
+    /// A backlog as large as written acknowledgement allows (behind a stuck fsync)
+    /// refuses written appenders, never one that waits for its fsync anyway.
+    #[test]
+    fn the_unsynced_limit_refuses_written_appends_and_never_durable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tail = tail(dir.path(), 4);
+        tail.append(b"{}", true, false).unwrap();
+        assert!(!tail.unsynced_high());
+        tail.append(b"{}", true, false).unwrap();
+        // Half the limit: the syncer goes without waiting out the commit delay.
+        assert!(tail.unsynced_high() && tail.commit_due(1));
+        tail.append(b"{}", true, false).unwrap();
+        tail.append(b"{}", true, false).unwrap();
+        assert!(!tail.durable_waiter);
+        assert!(matches!(
+            tail.append(b"{}", true, false),
+            Err(AuditError::Behind)
+        ));
+        assert_eq!(tail.append(b"{}", true, true).unwrap(), 4);
+        assert!(tail.durable_waiter);
+        // Due now: a durable waiter and nothing arriving, or the backlog alone.
+        assert!(tail.commit_due(0));
+        tail.unsynced.clear();
+        assert!(tail.commit_due(0) && !tail.commit_due(1));
+        tail.durable_waiter = false;
+        assert!(!tail.commit_due(0));
     }
 }
