@@ -367,7 +367,7 @@ impl AuditLog {
                 max_unsynced: config.queue_capacity,
                 closed: false,
                 durable_waiter: false,
-                syncer_awaits_arrivals: false,
+                syncer_holds_commit: false,
             }),
             pending: Condvar::new(),
             arriving: AtomicUsize::new(0),

@@ -51,27 +51,13 @@ pub(super) struct Tail {
     /// entries can await one.
     pub max_unsynced: usize,
     pub closed: bool,
-    /// Some unsynced entry's appender waits for its fsync (durable acknowledgement). Only
-    /// then may a commit go before the commit delay is up: answers acknowledged once
+    /// Some unsynced entry's appender waits for its fsync (durable acknowledgement): only
+    /// then does a commit go as soon as nothing is arriving. Answers acknowledged once
     /// written do not wait for the fsync, so for them fewer fsyncs are simply cheaper.
     pub durable_waiter: bool,
-    /// The syncer is holding a commit back (see `Syncer::await_arrivals`); the append
+    /// The syncer is holding a commit back (see `Syncer::hold_commit`); the append
     /// that lets it go early wakes it.
-    pub syncer_awaits_arrivals: bool,
-}
-
-impl Tail {
-    /// Half the unsynced entries written acknowledgement may answer: from here on the
-    /// syncer commits without waiting out the commit delay, so appenders are not refused
-    /// with `Behind` merely because the pace is slow.
-    fn unsynced_high(&self) -> bool {
-        self.unsynced.len() >= (self.max_unsynced / 2).max(1)
-    }
-
-    /// The syncer, holding a commit back, may go now.
-    fn commit_due(&self, arriving: usize) -> bool {
-        self.closed || (self.durable_waiter && arriving == 0) || self.unsynced_high()
-    }
+    pub syncer_holds_commit: bool,
 }
 
 /// What `Tail::pending` shrinks back to after a burst.
@@ -117,6 +103,18 @@ impl Tail {
         Ok(index)
     }
 
+    /// Half the unsynced entries written acknowledgement may answer: from here on the
+    /// syncer commits without waiting out the commit delay, so appenders are not refused
+    /// with `Behind` merely because the pace is slow.
+    fn unsynced_high(&self) -> bool {
+        self.unsynced.len() >= (self.max_unsynced / 2).max(1)
+    }
+
+    /// The syncer, holding a commit back, may go now.
+    fn commit_due(&self, arriving: usize) -> bool {
+        self.closed || (self.durable_waiter && arriving == 0) || self.unsynced_high()
+    }
+
     /// Writes the pending frames to the segment file.
     pub fn write_pending(&mut self) {
         if self.pending.is_empty() {
@@ -158,9 +156,8 @@ impl Tail {
 /// What appenders and the syncer share.
 pub(super) struct Shared {
     pub tail: Mutex<Tail>,
-    /// Signalled when the first unsynced entry is written, when the last entry arriving
-    /// arrives while the syncer waits for it and an appender waits for the commit, and at
-    /// close.
+    /// Signalled when the first unsynced entry is written, when an append or an abandoned
+    /// slot makes a held-back commit due (see [`Tail::commit_due`]), and at close.
     pub pending: Condvar,
     /// Slots reserved whose entries are not appended yet (in the gateway: requests past
     /// their checks, at the upstream or filtering its answer). Raised without the tail
@@ -198,7 +195,7 @@ impl Shared {
             // Later entries find the syncer already due to run; only the first wakes it,
             // and one that lets a held-back commit go early.
             let wake = (appended.is_ok() && first_unsynced)
-                || (tail.syncer_awaits_arrivals && tail.commit_due(arriving));
+                || (tail.syncer_holds_commit && tail.commit_due(arriving));
             (appended, wake)
         };
         if wake {
@@ -213,7 +210,7 @@ impl Shared {
         // lock is waiting by the time this takes it, with its flag set.
         if self.arriving.fetch_sub(1, Ordering::SeqCst) == 1 {
             let tail = self.tail();
-            if tail.syncer_awaits_arrivals && tail.commit_due(0) {
+            if tail.syncer_holds_commit && tail.commit_due(0) {
                 drop(tail);
                 self.pending.notify_one();
             }
@@ -453,7 +450,7 @@ impl Syncer {
             // always did. When no appender waits for it (written acknowledgement), the
             // commit delay sets the pace.
             if !closing {
-                self.await_arrivals(last_sync + self.commit_delay);
+                self.hold_commit(last_sync + self.commit_delay);
             }
             let (file, path, leaves, tile_starts, durable_waiter, size, root) = {
                 let mut tail = self.shared.tail();
@@ -511,7 +508,7 @@ impl Syncer {
     /// Waits until `deadline`, or until the commit is due sooner: the log closes, an
     /// appender waits for this commit and no entry is arriving, or half the unsynced
     /// entries written acknowledgement allows are in.
-    fn await_arrivals(&self, deadline: Instant) {
+    fn hold_commit(&self, deadline: Instant) {
         let mut tail = self.shared.tail();
         loop {
             if tail.commit_due(self.shared.arriving.load(Ordering::SeqCst)) {
@@ -520,14 +517,14 @@ impl Syncer {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            tail.syncer_awaits_arrivals = true;
+            tail.syncer_holds_commit = true;
             tail = self
                 .shared
                 .pending
                 .wait_timeout(tail, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
-            tail.syncer_awaits_arrivals = false;
+            tail.syncer_holds_commit = false;
         }
     }
 
@@ -602,7 +599,7 @@ mod tests {
             max_unsynced,
             closed: false,
             durable_waiter: false,
-            syncer_awaits_arrivals: false,
+            syncer_holds_commit: false,
         }
     }
 
