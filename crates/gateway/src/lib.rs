@@ -14,7 +14,8 @@ mod strict;
 pub mod token_cache;
 pub mod trace;
 mod traffic;
+pub mod upstream;
 
 pub use pipeline::{Gateway, Limits, ResponseBody};
-pub use proxy::Upstream;
 pub use routes::{Operation, RouteTable};
+pub use upstream::Upstream;

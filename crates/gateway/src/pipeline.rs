@@ -29,7 +29,7 @@ use portcullis_policy::{client_address, NetworkList, RateLimit, Violation};
 use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
-use crate::proxy::{names, sanitize_request_headers, set_header, Upstream, UpstreamError};
+use crate::proxy::{names, sanitize_request_headers, set_header};
 use crate::response::{
     check_headers, error_body, filter_body, retain_response_headers, says_json, Unfilterable,
 };
@@ -38,6 +38,7 @@ use crate::strict::check_request_headers;
 use crate::token_cache::TokenCache;
 use crate::trace::TraceContext;
 use crate::traffic::{RateHeaders, Traffic};
+use crate::upstream::{Upstream, UpstreamError, UpstreamResponse};
 use portcullis_monitor::{EventFeed, Guard};
 
 pub type ResponseBody = BoxBody<Bytes, hyper::Error>;
@@ -635,11 +636,10 @@ impl Gateway {
             http::header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        let upstream_request = Request::from_parts(parts, Full::new(body));
         *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
         let response = self
             .upstream
-            .send(upstream_request, &path_and_query)
+            .send(&parts.method, &path_and_query, &parts.headers, body)
             .await
             .map_err(|e| {
                 tracing::warn!(%request_id, error = %e, "upstream failed");
@@ -651,6 +651,15 @@ impl Gateway {
                             "upstream-timeout",
                             "Gateway Timeout",
                             "the upstream service did not answer in time",
+                        )
+                    }
+                    UpstreamError::Malformed(_) => {
+                        decision.reason = "upstream_malformed";
+                        Problem::new(
+                            StatusCode::BAD_GATEWAY,
+                            "upstream-unavailable",
+                            "Bad Gateway",
+                            "the upstream service answered with invalid HTTP",
                         )
                     }
                     UpstreamError::Unavailable(_) => {
@@ -667,7 +676,11 @@ impl Gateway {
 
         // 8. Response: only the fields the grant allows for this operation; error answers
         // keep their envelope only.
-        let (mut parts, body) = response.into_parts();
+        let UpstreamResponse {
+            status,
+            mut headers,
+            body,
+        } = response;
         let policy = grant
             .fields
             .get(&operation.id)
@@ -678,8 +691,8 @@ impl Gateway {
         } else {
             HashKey::new([0; 32])
         };
-        let filtered = match check_headers(&parts.headers, parts.status) {
-            Ok(()) if parts.status.is_success() => {
+        let filtered = match check_headers(&headers, status) {
+            Ok(()) if status.is_success() => {
                 let (max, timeout) = (self.limits.max_response_bytes, self.upstream.timeout());
                 filter_body(body, policy, &key, max, timeout).await
             }
@@ -708,8 +721,11 @@ impl Gateway {
         }
         // After the filter: it needs the upstream's content headers. The length is the
         // filtered body's, set from it.
-        retain_response_headers(&mut parts.headers, parts.status);
-        Ok(Response::from_parts(parts, full(body)))
+        retain_response_headers(&mut headers, status);
+        let mut response = Response::new(full(body));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        Ok(response)
     }
 
     /// Reads a request body whole, within the size limit and the read timeout.

@@ -1,16 +1,8 @@
-//! Forwarding to the upstream over pooled connections, with the request's identity made
-//! explicit and nothing the client claims about itself passed on.
+//! What the upstream is told: the request's identity made explicit and nothing the client
+//! claims about itself passed on. The exchange itself is in `upstream`.
 
-use std::time::Duration;
-
-use bytes::Bytes;
 use http::header::{HeaderName, CONNECTION};
-use http::{HeaderMap, HeaderValue, Request, Response, Uri};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{HeaderMap, HeaderValue};
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -28,74 +20,6 @@ const HOP_BY_HOP: [&str; 9] = [
 /// Prefix of the identity headers the gateway sets for the upstream. Any inbound header
 /// with this prefix is removed, so a partner cannot claim another identity.
 pub const IDENTITY_PREFIX: &str = "x-portcullis-";
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("upstream did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("upstream unavailable: {0}")]
-    Unavailable(String),
-}
-
-#[derive(Clone)]
-pub struct Upstream {
-    base: Uri,
-    client: Client<HttpConnector, Full<Bytes>>,
-    timeout: Duration,
-}
-
-impl Upstream {
-    /// `base` is `http://host:port` with an optional path prefix.
-    /// How long the upstream may take, to answer and to finish its body.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    pub fn new(base: Uri, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        Self {
-            base,
-            client,
-            timeout,
-        }
-    }
-
-    pub fn base(&self) -> &Uri {
-        &self.base
-    }
-
-    /// Sends the request to `path_and_query` under the base. Only the response head is
-    /// awaited under the timeout; the body streams through.
-    pub async fn send(
-        &self,
-        mut request: Request<Full<Bytes>>,
-        path_and_query: &str,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        let prefix = self.base.path().trim_end_matches('/');
-        let target = format!("{prefix}{path_and_query}");
-        let mut parts = self.base.clone().into_parts();
-        parts.path_and_query = Some(
-            target
-                .parse()
-                .map_err(|_| UpstreamError::Unavailable("invalid upstream path".into()))?,
-        );
-        *request.uri_mut() =
-            Uri::from_parts(parts).map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(UpstreamError::Unavailable(e.to_string())),
-            Err(_) => Err(UpstreamError::Timeout(self.timeout)),
-        }
-    }
-}
 
 /// Removes hop-by-hop headers, including any the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
 use portcullis_core::problem::Problem;
 use portcullis_field_filter::{CompiledFieldPolicy, FieldFilter, FilterReport, HashKey};
+
+use crate::upstream::UpstreamBody;
 
 /// The members an upstream error body may keep, whatever the grant: Open Banking error
 /// envelopes, RFC 9457 problem details and OAuth errors. Each passes only as a short
@@ -128,7 +128,7 @@ pub fn says_json(headers: &HeaderMap) -> bool {
 
 /// Reads the upstream body through the filter. An empty body stays empty.
 pub async fn filter_body(
-    body: Incoming,
+    body: UpstreamBody,
     policy: &CompiledFieldPolicy,
     key: &HashKey,
     max_bytes: usize,
@@ -138,16 +138,11 @@ pub async fn filter_body(
         let mut body = body;
         let mut filter = FieldFilter::new(policy, key);
         // Filtering only removes: the answer's declared length bounds the output.
-        let declared = body.size_hint().exact().unwrap_or(0);
-        let mut out = Vec::with_capacity((declared as usize).min(max_bytes).min(1 << 20));
+        let declared = body.declared_length().unwrap_or(0);
+        let declared = usize::try_from(declared).unwrap_or(usize::MAX);
+        let mut out = Vec::with_capacity(declared.min(max_bytes).min(1 << 20));
         let mut read = 0usize;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| {
-                bad_gateway("upstream_body_failed", "the upstream's answer broke off")
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
+        while let Some(data) = body.chunk().await.map_err(body_failed)? {
             read += data.len();
             if read > max_bytes {
                 return Err(bad_gateway(
@@ -180,13 +175,24 @@ pub async fn filter_body(
 /// Reads an upstream error body and rebuilds it from its envelope members alone (see
 /// [`ERROR_MEMBERS`]); returns the body and the paths of what was left out.
 pub async fn error_body(
-    body: Incoming,
+    mut body: UpstreamBody,
     timeout: Duration,
 ) -> Result<(Bytes, Vec<String>), Unfilterable> {
-    let read = Limited::new(body, MAX_ERROR_BODY).collect();
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(data) = body.chunk().await? {
+            if bytes.len() + data.len() > MAX_ERROR_BODY {
+                return Ok(None);
+            }
+            bytes.extend_from_slice(&data);
+        }
+        Ok::<_, crate::upstream::BodyError>(Some(bytes))
+    };
     let bytes = match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return Ok((Bytes::from_static(b"{}"), vec!["(error body)".into()])),
+        Ok(Ok(Some(bytes))) => Bytes::from(bytes),
+        Ok(Ok(None) | Err(_)) => {
+            return Ok((Bytes::from_static(b"{}"), vec!["(error body)".into()]))
+        }
         Err(_) => return Err(malformed()),
     };
     if bytes.is_empty() {
@@ -245,6 +251,18 @@ fn error_envelope(doc: &serde_json::Value) -> (serde_json::Value, Vec<String>) {
     }
     removed.dedup();
     (Value::Object(out), removed)
+}
+
+fn body_failed(e: crate::upstream::BodyError) -> Unfilterable {
+    match e {
+        crate::upstream::BodyError::BrokenOff(_) => {
+            bad_gateway("upstream_body_failed", "the upstream's answer broke off")
+        }
+        crate::upstream::BodyError::Malformed(_) => bad_gateway(
+            "upstream_malformed",
+            "the upstream's answer body is not validly framed",
+        ),
+    }
 }
 
 fn malformed() -> Unfilterable {

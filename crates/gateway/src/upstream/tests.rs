@@ -1,0 +1,297 @@
+//! The client against a scripted upstream on a real loopback socket: reuse, framing, and
+//! the answers a broken or hostile upstream gives.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{BodyError, Upstream, UpstreamError};
+
+/// One request as the scripted upstream read it.
+struct Seen {
+    method: String,
+    path: String,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// Reads one request (head and Content-Length body); `None` when the client closed.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Seen> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.parse().unwrap())
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let mut more = [0u8; 4096];
+                let n = stream.read(&mut more).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&more[..n]);
+            }
+            let body = buf[end + 4..end + 4 + length].to_vec();
+            buf.drain(..end + 4 + length);
+            let mut words = head.split(' ');
+            let method = words.next().unwrap().to_string();
+            let path = words.next().unwrap().to_string();
+            return Some(Seen {
+                method,
+                path,
+                head,
+                body,
+            });
+        }
+        let mut more = [0u8; 4096];
+        let n = stream.read(&mut more).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&more[..n]);
+    }
+}
+
+/// An upstream whose answer is chosen by the request path. Counts accepted connections.
+async fn scripted() -> (Upstream, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some(seen) = read_request(&mut stream, &mut buf).await {
+                    let json = |s: &str| {
+                        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{s}", s.len())
+                    };
+                    let answer = match seen.path.as_str() {
+                        "/base/len" => json("{\"ok\":true}"),
+                        "/base/echo" => json(&format!(
+                            "{{\"method\":\"{}\",\"body\":\"{}\",\"host\":{},\"length\":{}}}",
+                            seen.method,
+                            String::from_utf8_lossy(&seen.body),
+                            seen.head.contains("\r\nhost: 127.0.0.1:"),
+                            seen.head.matches("content-length").count()
+                        )),
+                        "/base/chunked" => {
+                            for piece in ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{\"a\"", "\r\n6\r\n:\"bcd\"\r", "\n1\r\n}\r\n0\r\n\r\n"] {
+                                stream.write_all(piece.as_bytes()).await.unwrap();
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            continue;
+                        }
+                        "/base/continue" => format!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n{}", json("{}")),
+                        "/base/close" => "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}".into(),
+                        "/base/eof" => "HTTP/1.1 200 OK\r\n\r\n{\"until\":\"close\"}".into(),
+                        "/base/both" => "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n".into(),
+                        "/base/short" => "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"".into(),
+                        "/base/garbage" => "SSH-2.0-OpenSSH_9.6\r\n".into(),
+                        "/base/extra" => format!("{}EXTRA", json("{}")),
+                        "/base/slow" => {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                            json("{}")
+                        }
+                        // Answers, then closes: the pooled connection is dead when next used.
+                        "/base/then-close" => {
+                            stream.write_all(json("{}").as_bytes()).await.unwrap();
+                            return;
+                        }
+                        _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".into(),
+                    };
+                    let close = seen.path.ends_with("/close")
+                        || seen.path.ends_with("/eof")
+                        || seen.path.ends_with("/short");
+                    if stream.write_all(answer.as_bytes()).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let base = format!("http://{address}/base/").parse().unwrap();
+    (Upstream::new(base, Duration::from_millis(500)), connections)
+}
+
+/// One exchange, body read whole.
+async fn call(
+    upstream: &Upstream,
+    method: Method,
+    path: &str,
+    body: &'static [u8],
+) -> Result<(StatusCode, HeaderMap, Vec<u8>), String> {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-length", HeaderValue::from_static("999"));
+    headers.insert("x-partner", HeaderValue::from_static("p"));
+    let mut answer = upstream
+        .send(&method, path, &headers, Bytes::from_static(body))
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut read = Vec::new();
+    while let Some(piece) = answer
+        .body
+        .chunk()
+        .await
+        .map_err(|e: BodyError| format!("body: {e}"))?
+    {
+        read.extend_from_slice(&piece);
+    }
+    Ok((answer.status, answer.headers, read))
+}
+
+#[tokio::test]
+async fn keep_alive_connections_are_reused_and_closing_ones_are_not() {
+    let (upstream, connections) = scripted().await;
+    for _ in 0..3 {
+        let (status, headers, body) = call(&upstream, Method::GET, "/len", b"").await.unwrap();
+        assert_eq!(
+            (status, body.as_slice()),
+            (StatusCode::OK, &b"{\"ok\":true}"[..])
+        );
+        assert_eq!(headers["content-type"], "application/json");
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one keep-alive connection for all three"
+    );
+
+    let (_, _, body) = call(&upstream, Method::GET, "/close", b"").await.unwrap();
+    assert_eq!(body, b"{}");
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "Connection: close is not reused"
+    );
+
+    let (_, _, body) = call(&upstream, Method::GET, "/eof", b"").await.unwrap();
+    assert_eq!(
+        body, b"{\"until\":\"close\"}",
+        "a body without length ends at close"
+    );
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+
+    call(&upstream, Method::GET, "/extra", b"").await.unwrap();
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        4,
+        "bytes beyond an answer end its connection"
+    );
+}
+
+#[tokio::test]
+async fn requests_carry_host_one_true_length_and_their_body() {
+    let (upstream, _) = scripted().await;
+    let (_, _, body) = call(&upstream, Method::POST, "/echo", b"hello")
+        .await
+        .unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(
+        echo["body"], "hello",
+        "the body's real length was sent, not the client's 999"
+    );
+    assert_eq!(echo["host"], true);
+    assert_eq!(echo["length"], 1);
+    let (_, _, body) = call(&upstream, Method::POST, "/echo", b"").await.unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (echo["body"].as_str(), echo["length"].as_u64()),
+        (Some(""), Some(1)),
+        "an empty POST says so"
+    );
+}
+
+#[tokio::test]
+async fn chunked_and_informational_answers_are_read_through() {
+    let (upstream, connections) = scripted().await;
+    let (_, _, body) = call(&upstream, Method::GET, "/chunked", b"").await.unwrap();
+    assert_eq!(body, b"{\"a\":\"bcd\"}");
+    let (status, headers, body) = call(&upstream, Method::GET, "/continue", b"")
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"{}"[..]));
+    assert!(
+        headers.get("link").is_none(),
+        "the 103's fields are not the answer's"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "both kept the connection"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_is_not_used_again() {
+    let (upstream, connections) = scripted().await;
+    call(&upstream, Method::GET, "/then-close", b"")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The pooled connection is closed: found out before use, or the GET goes again.
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    call(&upstream, Method::POST, "/then-close", b"x")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    call(&upstream, Method::POST, "/echo", b"y").await.unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn broken_and_hostile_answers_are_errors() {
+    let (upstream, _) = scripted().await;
+    let both = call(&upstream, Method::GET, "/both", b"")
+        .await
+        .unwrap_err();
+    assert!(
+        both.contains("both Transfer-Encoding and Content-Length"),
+        "{both}"
+    );
+    let garbage = call(&upstream, Method::GET, "/garbage", b"")
+        .await
+        .unwrap_err();
+    assert!(garbage.contains("not valid HTTP/1.1"), "{garbage}");
+    let short = call(&upstream, Method::GET, "/short", b"")
+        .await
+        .unwrap_err();
+    assert!(short.contains("broke off"), "{short}");
+    let started = std::time::Instant::now();
+    let slow = upstream
+        .send(&Method::GET, "/slow", &HeaderMap::new(), Bytes::new())
+        .await;
+    assert!(matches!(slow, Err(UpstreamError::Timeout(_))));
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    // Nothing listening.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let gone = Upstream::new(
+        format!("http://{dead}").parse().unwrap(),
+        Duration::from_millis(500),
+    );
+    let refused = gone
+        .send(&Method::GET, "/", &HeaderMap::new(), Bytes::new())
+        .await;
+    assert!(matches!(refused, Err(UpstreamError::Unavailable(_))));
+    // After all of that the client still works.
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+}
