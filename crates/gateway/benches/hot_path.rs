@@ -20,7 +20,7 @@ use portcullis_core::token::{
 };
 use portcullis_field_filter::{filter_document, CompiledFieldPolicy, FieldPolicy, HashKey};
 use portcullis_gateway::routes::{RouteMatch, RouteTable};
-use portcullis_gateway::token_cache::TokenCache;
+use portcullis_gateway::token_cache::{TokenCache, VerifiedToken};
 use portcullis_policy::{RateLimit, RateLimiter};
 
 const NOW: i64 = 1_800_000_000;
@@ -61,9 +61,10 @@ fn token_verification(c: &mut Criterion) {
         let cache = TokenCache::new(100_000);
         // A realistic cache: many partners' tokens, the one asked for among them.
         for i in 0..10_000 {
-            cache.insert(&format!("{token}{i}"), "key-1", Arc::new(claims()), NOW);
+            let verified = Arc::new(VerifiedToken::new(claims()));
+            cache.insert(&format!("{token}{i}"), "key-1", verified, NOW);
         }
-        cache.insert(&token, "key-1", Arc::new(claims()), NOW);
+        cache.insert(&token, "key-1", Arc::new(VerifiedToken::new(claims())), NOW);
         group.bench_function(format!("verify_cached_{}", algorithm.as_str()), |b| {
             b.iter(|| {
                 cache

@@ -6,13 +6,11 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use portcullis_core::problem::Problem;
-use portcullis_core::token::{
-    header_kid, verify_access_token, AccessTokenClaims, TokenExpectations,
-};
+use portcullis_core::token::{header_kid, verify_access_token, TokenExpectations};
 use portcullis_core::Snapshot;
 use portcullis_tls::PeerIdentity;
 
-use crate::token_cache::TokenCache;
+use crate::token_cache::{TokenCache, VerifiedToken};
 
 /// Why authentication failed: a bounded reason for logs and metrics, and the answer.
 #[derive(Debug)]
@@ -82,7 +80,7 @@ impl Authenticator<'_> {
         &self,
         headers: &HeaderMap,
         peer: Option<&PeerIdentity>,
-    ) -> Result<Arc<AccessTokenClaims>, AuthnFailure> {
+    ) -> Result<Arc<VerifiedToken>, AuthnFailure> {
         let token = bearer_token(headers)?;
         let now = self.expect.now;
         let keys = self.snapshot.issuer(self.environment).map(|i| &i.verifying);
@@ -99,7 +97,7 @@ impl Authenticator<'_> {
                 })?;
                 let claims = verify_access_token(token, keys, &self.expect)
                     .map_err(|e| fail(e.reason(), Some("invalid_token"), &e.to_string()))?;
-                let claims = Arc::new(claims);
+                let claims = Arc::new(VerifiedToken::new(claims));
                 // Verification succeeded, so the header parses and names a kid.
                 let kid = header_kid(token).unwrap_or_default();
                 self.cache.insert(token, &kid, claims.clone(), now);

@@ -231,7 +231,12 @@ impl Gateway {
         conn: Arc<ConnectionInfo>,
     ) -> Response<ResponseBody> {
         let gateway = self.clone();
-        let task = tokio::spawn(async move { gateway.handle(request, &conn).await });
+        // Boxed: the request's future is about 4 KiB, and a task moves its future and
+        // output several times by value (spawn, set_stage, take_output); a pointer is cheap
+        // to move.
+        let task = tokio::spawn(Box::pin(
+            async move { gateway.handle(request, &conn).await },
+        ));
         match task.await {
             Ok(response) => response,
             Err(e) => {
@@ -615,14 +620,22 @@ impl Gateway {
             .unwrap_or_else(|| "/".into());
         sanitize_request_headers(&mut parts.headers);
         let headers = &mut parts.headers;
-        set_header(headers, names::PARTNER_ID, &claims.partner_id);
-        set_header(headers, names::CLIENT_ID, &claims.client_id);
-        set_header(headers, names::SCOPES, &claims.scope);
+        // Made once per token and per operation; a clone shares the bytes.
+        let identity = [
+            (names::PARTNER_ID, claims.partner_header.as_ref()),
+            (names::CLIENT_ID, claims.client_header.as_ref()),
+            (names::SCOPES, claims.scope_header.as_ref()),
+            (names::OPERATION, operation.id_header()),
+        ];
+        for (name, value) in identity {
+            if let Some(value) = value {
+                headers.insert(name, value.clone());
+            }
+        }
         headers.insert(
             names::ENVIRONMENT,
             HeaderValue::from_static(self.environment.as_str()),
         );
-        set_header(headers, names::OPERATION, &operation.id);
         set_header(headers, names::REQUEST_ID, request_id);
         set_header(headers, names::INTERACTION_ID, interaction_id);
         set_header(headers, names::FORWARDED_FOR, &source.to_string());

@@ -23,6 +23,8 @@ pub struct Operation {
     /// JSON Schemas for the body and query, when the operation names any.
     pub schemas: Option<Schemas>,
     segments: Vec<Segment>,
+    /// `id` as the upstream's `x-portcullis-operation` value, made once.
+    id_header: Option<http::HeaderValue>,
 }
 
 /// Compiled request schemas, shared; equal when they are the same compilation.
@@ -57,6 +59,11 @@ pub struct RouteError {
 }
 
 impl Operation {
+    /// The operation's id as a header value; `None` only for an id no header can carry.
+    pub fn id_header(&self) -> Option<&http::HeaderValue> {
+        self.id_header.as_ref()
+    }
+
     pub fn new(
         id: &str,
         method: Method,
@@ -92,6 +99,7 @@ impl Operation {
         }
         Ok(Self {
             id: id.to_string(),
+            id_header: http::HeaderValue::from_str(id).ok(),
             method,
             path: path.to_string(),
             scope: scope.to_string(),

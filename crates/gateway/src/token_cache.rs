@@ -5,14 +5,47 @@
 //! revoked token ids and credential state, so a revocation applies at once.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, RwLock};
 
+use http::HeaderValue;
 use portcullis_core::clock::UnixSeconds;
 use portcullis_core::token::AccessTokenClaims;
 
+/// A verified token's claims, with the identity the upstream is told about made into
+/// header values once per token rather than once per request.
+pub struct VerifiedToken {
+    pub claims: AccessTokenClaims,
+    /// `partner_id`, `client_id` and `scope` as header values; `None` for a value no
+    /// header can carry (never for identifiers the control plane issued).
+    pub partner_header: Option<HeaderValue>,
+    pub client_header: Option<HeaderValue>,
+    pub scope_header: Option<HeaderValue>,
+}
+
+impl VerifiedToken {
+    pub fn new(claims: AccessTokenClaims) -> Self {
+        let header = |value: &str| HeaderValue::from_str(value).ok();
+        Self {
+            partner_header: header(&claims.partner_id),
+            client_header: header(&claims.client_id),
+            scope_header: header(&claims.scope),
+            claims,
+        }
+    }
+}
+
+impl Deref for VerifiedToken {
+    type Target = AccessTokenClaims;
+
+    fn deref(&self) -> &AccessTokenClaims {
+        &self.claims
+    }
+}
+
 /// A verified token and the key that verified it.
 struct Cached {
-    claims: Arc<AccessTokenClaims>,
+    claims: Arc<VerifiedToken>,
     kid: Box<str>,
 }
 
@@ -37,7 +70,7 @@ impl TokenCache {
         token: &str,
         now: UnixSeconds,
         key_trusted: impl Fn(&str) -> bool,
-    ) -> Option<Arc<AccessTokenClaims>> {
+    ) -> Option<Arc<VerifiedToken>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(token)
@@ -45,7 +78,7 @@ impl TokenCache {
             .map(|c| c.claims.clone())
     }
 
-    pub fn insert(&self, token: &str, kid: &str, claims: Arc<AccessTokenClaims>, now: UnixSeconds) {
+    pub fn insert(&self, token: &str, kid: &str, claims: Arc<VerifiedToken>, now: UnixSeconds) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity {
             entries.retain(|_, c| c.claims.exp > now);

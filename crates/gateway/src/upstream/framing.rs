@@ -18,6 +18,8 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_CHUNK_LINE: usize = 4096;
 /// Most bytes of trailer fields after the last chunk (they are read and dropped).
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Most bytes of chunk extensions in one body: they cost reading but count as no data.
+const MAX_EXTENSION_BYTES: usize = 16 * 1024;
 
 /// Why an upstream answer could not be read as HTTP/1.1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,6 +204,7 @@ pub enum Step {
 pub struct ChunkedDecoder {
     state: ChunkState,
     trailer_bytes: usize,
+    extension_bytes: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -228,7 +231,11 @@ impl ChunkedDecoder {
                     else {
                         return Ok(Step::NeedMore);
                     };
-                    let size = chunk_size(&line)?;
+                    let (size, extensions) = chunk_size(&line)?;
+                    self.extension_bytes += extensions;
+                    if self.extension_bytes > MAX_EXTENSION_BYTES {
+                        return Err(FramingError("the answer's chunk extensions exceed 16 KiB"));
+                    }
                     self.state = if size == 0 {
                         ChunkState::Trailers
                     } else {
@@ -267,6 +274,9 @@ impl ChunkedDecoder {
                         return Ok(Step::NeedMore);
                     };
                     self.trailer_bytes += line.len() + 2;
+                    if line.iter().any(|&b| is_control(b)) {
+                        return Err(FramingError("a trailer line holds a control character"));
+                    }
                     if line.is_empty() {
                         self.state = ChunkState::Done;
                     }
@@ -301,19 +311,28 @@ fn take_line(
     }
 }
 
+/// Control characters other than HTAB, which no field or extension may hold.
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
 /// `chunk-size [ BWS ";" chunk-ext ]`: hex digits, then nothing or extensions, ignored.
-fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
+/// Returns the size and how many bytes of extensions followed it.
+fn chunk_size(line: &[u8]) -> Result<(u64, usize), FramingError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
         return Err(FramingError(
             "a chunk-size line does not start with a hex size",
         ));
     }
-    let rest = trim(&line[digits..]);
-    if !rest.is_empty() && rest[0] != b';' {
+    let rest = &line[digits..];
+    if !rest.is_empty() && trim(rest).first() != Some(&b';') {
         return Err(FramingError("a chunk-size line has bytes after its size"));
     }
-    line[..digits].iter().try_fold(0u64, |n, &d| {
+    if rest.iter().any(|&b| is_control(b)) {
+        return Err(FramingError("a chunk extension holds a control character"));
+    }
+    let size = line[..digits].iter().try_fold(0u64, |n, &d| {
         let value = u64::from(match d {
             b'0'..=b'9' => d - b'0',
             b'a'..=b'f' => d - b'a' + 10,
@@ -322,6 +341,17 @@ fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
         n.checked_mul(16)
             .and_then(|n| n.checked_add(value))
             .ok_or(FramingError("a chunk size does not fit in 64 bits"))
+    })?;
+    Ok((size, rest.len()))
+}
+
+/// Whether `buf` holds the blank line that ends a head, looking only at bytes from
+/// `from` on (and the three before, where the blank line may have begun): a head that
+/// arrives a byte at a time is then scanned once, not once per byte.
+pub fn head_complete(buf: &[u8], from: usize) -> bool {
+    (from.saturating_sub(3).max(1)..buf.len()).any(|i| {
+        buf[i] == b'\n'
+            && (buf[i - 1] == b'\n' || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n'))
     })
 }
 
@@ -473,6 +503,24 @@ mod tests {
     }
 
     #[test]
+    fn the_end_of_a_head_is_found_across_reads() {
+        let head = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+        for split in 0..head.len() {
+            let done = head_complete(head, split);
+            assert!(
+                done,
+                "blank line missed when the last read began at {split}"
+            );
+            assert!(!head_complete(
+                &head[..head.len() - 1],
+                split.min(head.len() - 1)
+            ));
+        }
+        assert!(head_complete(b"HTTP/1.1 200 OK\n\n", 16));
+        assert!(!head_complete(b"HTTP/1.1 200 OK\r\nA: \r\n", 0));
+    }
+
+    #[test]
     fn chunked_bodies_decode_whatever_the_read_sizes() {
         let body = b"5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-trailer: t\r\n\r\nNEXT";
         for step in [1, 2, 3, 7, 64, body.len()] {
@@ -482,12 +530,21 @@ mod tests {
         }
         let (out, _) = dechunk(b"0\r\n\r\n", 1).unwrap();
         assert!(out.is_empty());
+        let (out, _) = dechunk(b"3 ; a=b\t\r\nabc\r\n0\r\n\r\n", 2).unwrap();
+        assert_eq!(
+            out, b"abc",
+            "whitespace before an extension is allowed (BWS)"
+        );
     }
 
     #[test]
     fn hostile_chunked_bodies_are_refused() {
         let long_line = format!("5;{}\r\nhello\r\n0\r\n\r\n", "e".repeat(MAX_CHUNK_LINE));
         let long_trailers = format!("0\r\n{}\r\n\r\n", "t: v\r\n".repeat(4000));
+        let many_extensions = format!(
+            "{}0\r\n\r\n",
+            format!("1;{}\r\nx\r\n", "e".repeat(2000)).repeat(9)
+        );
         for (body, why) in [
             ("5\nhello\r\n0\r\n\r\n", "bare LF after the size"),
             ("5\r\nhelloXX0\r\n\r\n", "data not followed by CRLF"),
@@ -499,6 +556,16 @@ mod tests {
             ("0x5\r\nhello\r\n0\r\n\r\n", "hex prefix"),
             (long_line.as_str(), "endless extensions"),
             (long_trailers.as_str(), "endless trailers"),
+            (
+                "5 \r\nhello\r\n0\r\n\r\n",
+                "whitespace without an extension",
+            ),
+            ("5;a\rb\r\nhello\r\n0\r\n\r\n", "CR inside an extension"),
+            (
+                "5\r\nhello\r\n0\r\nx: a\x01b\r\n\r\n",
+                "control character in a trailer",
+            ),
+            (many_extensions.as_str(), "extensions beyond 16 KiB in all"),
         ] {
             assert!(dechunk(body.as_bytes(), 3).is_err(), "{why}: accepted");
         }

@@ -9,6 +9,8 @@
 
 pub mod framing;
 
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,8 +25,12 @@ use framing::{ChunkedDecoder, Framing, FramingError, Step};
 
 /// Connections kept open while idle.
 const MAX_IDLE: usize = 256;
-/// An idle connection older than this is closed rather than reused.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// An idle connection older than this is closed rather than reused: below the keep-alive
+/// timeouts servers commonly use (5 s for Node.js and Apache), so the gateway lets go
+/// first instead of racing the upstream's close with a request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Informational (1xx) answers skipped before the real one; more is an upstream looping.
+const MAX_INFORMATIONAL: usize = 8;
 /// Read buffer of a connection; answers larger than this are read in several calls.
 const READ_BUFFER: usize = 16 * 1024;
 /// A request body up to this size is sent in the same write as its head.
@@ -44,8 +50,10 @@ pub enum UpstreamError {
 #[derive(Clone)]
 pub struct Upstream {
     base: Uri,
-    /// `host[:port]` for `Host` and for resolving.
+    /// `host:port` to connect to.
     authority: String,
+    /// The `Host` field: the base's host, with its port only when the base names one.
+    host: String,
     /// The base path without its trailing slash; request paths are appended to it.
     prefix: String,
     timeout: Duration,
@@ -63,15 +71,16 @@ impl Upstream {
     /// `base` is `http://host[:port]` with an optional path prefix. `timeout` bounds the
     /// wait for an answer's head, connecting included.
     pub fn new(base: Uri, timeout: Duration) -> Self {
-        let host = base.host().unwrap_or("localhost");
-        let authority = match base.port_u16() {
-            Some(port) => format!("{host}:{port}"),
-            None => format!("{host}:80"),
+        let name = base.host().unwrap_or("localhost");
+        let (authority, host) = match base.port_u16() {
+            Some(port) => (format!("{name}:{port}"), format!("{name}:{port}")),
+            None => (format!("{name}:80"), name.to_string()),
         };
         let prefix = base.path().trim_end_matches('/').to_string();
         Self {
             base,
             authority,
+            host,
             prefix,
             timeout,
             pool: Arc::new(Pool::default()),
@@ -111,11 +120,12 @@ impl Upstream {
         };
         let exchange = async {
             // A pooled connection the upstream closed in the meantime fails before any
-            // answer byte; a request that is safe to repeat then goes once more, on a new
-            // connection. Others get the error: the upstream may have acted on them.
+            // answer byte; a safe request (GET, HEAD, OPTIONS) then goes once more, on a
+            // new connection. Others get the error, PUT and DELETE included: the upstream
+            // may have acted on them, and a bank's API is not to be repeated on a guess.
             if let Some(conn) = self.pool.checkout() {
                 match conn.exchange(&outgoing).await {
-                    Err(Failure::BeforeAnswer(_)) if method.is_idempotent() => {}
+                    Err(Failure::BeforeAnswer(_)) if method.is_safe() => {}
                     result => return result.map_err(Failure::into_error),
                 }
             }
@@ -145,7 +155,7 @@ impl Upstream {
         out.extend_from_slice(self.prefix.as_bytes());
         out.extend_from_slice(path_and_query.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        out.extend_from_slice(self.authority.as_bytes());
+        out.extend_from_slice(self.host.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in headers {
             if name == HOST || name == CONTENT_LENGTH {
@@ -229,13 +239,16 @@ impl Conn {
     }
 
     /// Whether an idle connection can carry a request: open, not timed out, and with no
-    /// bytes the upstream sent unasked (those would be read as the next answer).
-    fn reusable(&self) -> bool {
-        if self.idle_since.elapsed() > IDLE_TIMEOUT {
+    /// bytes the upstream sent unasked (those would be read as the next answer). Asks the
+    /// kernel (a non-blocking MSG_PEEK), not the runtime's cached readiness, which lags
+    /// until the reactor next polls.
+    fn reusable(&self, now: Instant) -> bool {
+        if now.duration_since(self.idle_since) > IDLE_TIMEOUT {
             return false;
         }
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        let mut probe = [MaybeUninit::<u8>::uninit()];
+        let peeked = socket2::SockRef::from(&self.stream).peek(&mut probe);
+        matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
     /// Writes the request and reads up to the end of the answer's final head.
@@ -245,46 +258,59 @@ impl Conn {
             .write_all(outgoing.request)
             .await
             .map_err(|e| Failure::BeforeAnswer(unavailable(e)))?;
+        // A large body goes on its own. The upstream may answer early (413, 401) and close
+        // instead of reading it: that answer is still read and given, and the connection
+        // is not reused.
+        let mut write_failed = None;
         if !outgoing.body.is_empty() {
-            self.stream
-                .write_all(outgoing.body)
-                .await
-                .map_err(|e| Failure::BeforeAnswer(unavailable(e)))?;
+            write_failed = self.stream.write_all(outgoing.body).await.err();
         }
-        let mut answered = false;
+        let mut informational = 0;
+        let mut scanned = 0;
         loop {
-            if !self.read.is_empty() {
-                answered = true;
+            // Parsed when the blank line has come, and once at a head's first bytes so a
+            // reply that is not HTTP at all fails at once instead of at the timeout.
+            let first_bytes = scanned == 0 && !self.read.is_empty();
+            if first_bytes || framing::head_complete(&self.read, scanned) {
                 match framing::parse_head(&self.read, outgoing.head_only) {
-                    Ok(Some((head, length))) => {
+                    Ok(Some((mut head, length))) => {
                         let _ = self.read.split_to(length);
+                        scanned = 0;
                         if head.status == StatusCode::SWITCHING_PROTOCOLS {
-                            return Err(Failure::Later(UpstreamError::Malformed(FramingError(
-                                "the upstream switched protocols unasked",
-                            ))));
+                            return Err(malformed("the upstream switched protocols unasked"));
                         }
                         if head.status.is_informational() {
-                            continue; // 100 Continue, 103 Early Hints: the real answer follows.
+                            // 100 Continue, 103 Early Hints: the real answer follows.
+                            informational += 1;
+                            if informational > MAX_INFORMATIONAL {
+                                return Err(malformed("the upstream sent more than 8 1xx answers"));
+                            }
+                            continue;
                         }
+                        head.keep_alive &= write_failed.is_none();
                         return Ok((self, head));
                     }
                     Ok(None) => {}
                     Err(e) => return Err(Failure::Later(UpstreamError::Malformed(e))),
                 }
             }
+            if self.read.len() > framing::MAX_HEAD_BYTES {
+                return Err(malformed("the answer head exceeds 64 KiB"));
+            }
+            scanned = self.read.len();
             self.read.reserve(READ_BUFFER / 2);
-            let failure = |e| {
-                if answered {
-                    Failure::Later(e)
-                } else {
-                    Failure::BeforeAnswer(e)
-                }
+            let answered = !self.read.is_empty() || informational > 0;
+            // Repeating is safe only for a request the upstream cannot have read whole.
+            let failure = |e| match (answered, &write_failed) {
+                (false, None) => Failure::BeforeAnswer(e),
+                _ => Failure::Later(e),
             };
             match self.stream.read_buf(&mut self.read).await {
                 Ok(0) => {
-                    return Err(failure(UpstreamError::Unavailable(
-                        "the upstream closed the connection before answering".into(),
-                    )))
+                    return Err(failure(UpstreamError::Unavailable(match &write_failed {
+                        Some(e) => format!("the upstream stopped reading the request: {e}"),
+                        None => "the upstream closed the connection before answering".into(),
+                    })))
                 }
                 Ok(_) => {}
                 Err(e) => return Err(failure(unavailable(e))),
@@ -293,27 +319,43 @@ impl Conn {
     }
 }
 
+fn malformed(why: &'static str) -> Failure {
+    Failure::Later(UpstreamError::Malformed(FramingError(why)))
+}
+
 /// Idle connections, most recently used first (they are the likeliest to be open).
+/// Taken from the back, returned to the back; the front holds the longest idle, which
+/// expire there.
 #[derive(Default)]
 struct Pool {
-    idle: Mutex<Vec<Conn>>,
+    idle: Mutex<VecDeque<Conn>>,
 }
 
 impl Pool {
     fn checkout(&self) -> Option<Conn> {
+        let now = Instant::now();
         loop {
-            let conn = self.idle.lock().ok()?.pop()?;
-            if conn.reusable() {
+            let conn = self.idle.lock().ok()?.pop_back()?;
+            if conn.reusable(now) {
                 return Some(conn);
             }
         }
     }
 
     fn put_back(&self, mut conn: Conn) {
-        conn.idle_since = Instant::now();
+        let now = Instant::now();
+        conn.idle_since = now;
         if let Ok(mut idle) = self.idle.lock() {
+            // Connections idle past the timeout are closed here, not left to pile up
+            // half-closed when traffic falls and the back is never drained that far.
+            while idle
+                .front()
+                .is_some_and(|c| now.duration_since(c.idle_since) > IDLE_TIMEOUT)
+            {
+                idle.pop_front();
+            }
             if idle.len() < MAX_IDLE {
-                idle.push(conn);
+                idle.push_back(conn);
             }
         }
     }
@@ -394,9 +436,13 @@ impl UpstreamBody {
                         Step::Data(buffered.split_to(take).freeze())
                     }
                 }
-                BodyState::Chunked(decoder) => {
-                    decoder.decode(buffered).map_err(BodyError::Malformed)?
-                }
+                BodyState::Chunked(decoder) => match decoder.decode(buffered) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        self.conn = None;
+                        return Err(BodyError::Malformed(e));
+                    }
+                },
                 BodyState::UntilClose if buffered.is_empty() => Step::NeedMore,
                 BodyState::UntilClose => Step::Data(buffered.split().freeze()),
             };

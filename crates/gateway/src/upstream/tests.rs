@@ -98,6 +98,17 @@ async fn scripted() -> (Upstream, Arc<AtomicUsize>) {
                         "/base/eof" => "HTTP/1.1 200 OK\r\n\r\n{\"until\":\"close\"}".into(),
                         "/base/both" => "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n".into(),
                         "/base/short" => "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"".into(),
+                        "/base/head-len" => "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".into(),
+                        "/base/no-content" => "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n".into(),
+                        "/base/big" => json(&format!("\"{}\"", "x".repeat(200_000))),
+                        "/base/flood" => format!("{}{}", "HTTP/1.1 100 Continue\r\n\r\n".repeat(20), json("{}")),
+                        "/base/trickle" => {
+                            for byte in json("{}").bytes() {
+                                stream.write_all(&[byte]).await.unwrap();
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                            continue;
+                        }
                         "/base/garbage" => "SSH-2.0-OpenSSH_9.6\r\n".into(),
                         "/base/extra" => format!("{}EXTRA", json("{}")),
                         "/base/slow" => {
@@ -294,4 +305,82 @@ async fn broken_and_hostile_answers_are_errors() {
     assert!(matches!(refused, Err(UpstreamError::Unavailable(_))));
     // After all of that the client still works.
     call(&upstream, Method::GET, "/len", b"").await.unwrap();
+}
+
+#[tokio::test]
+async fn bodiless_answers_and_trickled_heads_keep_the_connection() {
+    let (upstream, connections) = scripted().await;
+    let (status, headers, body) = call(&upstream, Method::HEAD, "/head-len", b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            status,
+            headers["content-length"].to_str().unwrap(),
+            body.len()
+        ),
+        (StatusCode::OK, "100", 0)
+    );
+    let (status, _, body) = call(&upstream, Method::GET, "/no-content", b"")
+        .await
+        .unwrap();
+    assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
+    let (_, _, body) = call(&upstream, Method::GET, "/trickle", b"").await.unwrap();
+    assert_eq!(
+        body, b"{}",
+        "a head arriving a byte at a time is read whole"
+    );
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "no body was expected where none came"
+    );
+}
+
+#[tokio::test]
+async fn a_body_left_unread_ends_its_connection() {
+    let (upstream, connections) = scripted().await;
+    let mut answer = upstream
+        .send(&Method::GET, "/big", &HeaderMap::new(), Bytes::new())
+        .await
+        .unwrap();
+    assert!(answer.body.chunk().await.unwrap().is_some());
+    drop(answer);
+    call(&upstream, Method::GET, "/len", b"").await.unwrap();
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the half-read connection was reused"
+    );
+}
+
+#[tokio::test]
+async fn endless_informational_answers_are_refused() {
+    let (upstream, _) = scripted().await;
+    let flood = call(&upstream, Method::GET, "/flood", b"")
+        .await
+        .unwrap_err();
+    assert!(flood.contains("more than 8 1xx"), "{flood}");
+}
+
+#[test]
+fn the_host_field_names_a_port_only_when_the_base_does() {
+    let bare = Upstream::new(
+        "http://accounts.internal/v1".parse().unwrap(),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        (bare.host.as_str(), bare.authority.as_str()),
+        ("accounts.internal", "accounts.internal:80")
+    );
+    let ported = Upstream::new(
+        "http://10.0.0.7:8080".parse().unwrap(),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        (ported.host.as_str(), ported.authority.as_str()),
+        ("10.0.0.7:8080", "10.0.0.7:8080")
+    );
+    assert_eq!(ported.prefix, "");
 }
