@@ -361,7 +361,8 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             Upstream::new(
                 upstream_uri,
                 Duration::from_secs(env.upstream_timeout_seconds),
-            ),
+            )
+            .with_max_connections(env.upstream_max_connections),
             clock.clone(),
             (!config.audit.off_for_benchmark).then(|| audit.clone()),
         )

@@ -184,6 +184,11 @@ pub struct EnvironmentConfig {
     pub upstream_url: String,
     #[serde(default = "default_upstream_timeout")]
     pub upstream_timeout_seconds: u64,
+    /// Most connections open to the upstream at once, busy and idle together. A request
+    /// that finds them all busy waits for one within the upstream timeout (then 504):
+    /// a slow upstream is not answered with ever more connections.
+    #[serde(default = "default_upstream_max_connections")]
+    pub upstream_max_connections: usize,
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_seconds: i64,
     #[serde(default)]
@@ -202,6 +207,9 @@ pub struct EnvironmentConfig {
 
 fn default_upstream_timeout() -> u64 {
     10
+}
+fn default_upstream_max_connections() -> usize {
+    portcullis_gateway::upstream::DEFAULT_MAX_CONNECTIONS
 }
 fn default_token_lifetime() -> i64 {
     300
@@ -454,6 +462,12 @@ impl Config {
                         "{} is outside 30..=3600; short-lived tokens are the point (default 300)",
                         env.token_lifetime_seconds
                     ),
+                );
+            }
+            if !(1..=65_536).contains(&env.upstream_max_connections) {
+                err(
+                    at("upstream_max_connections"),
+                    format!("{} is outside 1..=65536", env.upstream_max_connections),
                 );
             }
             if !(1..=300).contains(&env.upstream_timeout_seconds) {

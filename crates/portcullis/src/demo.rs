@@ -84,6 +84,7 @@ pub fn demo_config(dir: &Path) -> Config {
         audience: None,
         upstream_url: BUILTIN_BANK.into(),
         upstream_timeout_seconds: 10,
+        upstream_max_connections: portcullis_gateway::upstream::DEFAULT_MAX_CONNECTIONS,
         token_lifetime_seconds: 300,
         client_certificates: ClientCertificates::Optional,
         transport: Default::default(),

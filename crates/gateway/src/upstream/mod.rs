@@ -20,11 +20,14 @@ use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use framing::{ChunkedDecoder, Framing, FramingError, Step};
 
 /// Connections kept open while idle.
 const MAX_IDLE: usize = 256;
+/// Connections open to one upstream at once, busy and idle, unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// An idle connection older than this is closed rather than reused: below the keep-alive
 /// timeouts servers commonly use (5 s for Node.js and Apache), so the gateway lets go
 /// first instead of racing the upstream's close with a request.
@@ -58,6 +61,8 @@ pub struct Upstream {
     prefix: String,
     timeout: Duration,
     pool: Arc<Pool>,
+    /// One permit per open connection; a connection holds its permit until it closes.
+    connections: Arc<Semaphore>,
 }
 
 /// An upstream answer's head; the body is read from `body`.
@@ -84,7 +89,14 @@ impl Upstream {
             prefix,
             timeout,
             pool: Arc::new(Pool::default()),
+            connections: Arc::new(Semaphore::new(DEFAULT_MAX_CONNECTIONS)),
         }
+    }
+
+    /// At most `max` connections open at once (at least one).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.connections = Arc::new(Semaphore::new(max.max(1)));
+        self
     }
 
     pub fn base(&self) -> &Uri {
@@ -119,18 +131,30 @@ impl Upstream {
             head_only: method == Method::HEAD,
         };
         let exchange = async {
-            // A pooled connection the upstream closed in the meantime fails before any
-            // answer byte; a safe request (GET, HEAD, OPTIONS) then goes once more, on a
-            // new connection. Others get the error, PUT and DELETE included: the upstream
-            // may have acted on them, and a bank's API is not to be repeated on a guess.
-            if let Some(conn) = self.pool.checkout() {
-                match conn.exchange(&outgoing).await {
-                    Err(Failure::BeforeAnswer(_)) if method.is_safe() => {}
-                    result => return result.map_err(Failure::into_error),
+            loop {
+                // A pooled connection the upstream closed in the meantime fails before any
+                // answer byte; a safe request (GET, HEAD, OPTIONS) then goes once more, on
+                // a new connection. Others get the error, PUT and DELETE included: the
+                // upstream may have acted on them, and a bank's API is not to be repeated
+                // on a guess.
+                if let Some(conn) = self.pool.checkout() {
+                    return match conn.exchange(&outgoing).await {
+                        Err(Failure::BeforeAnswer(_)) if method.is_safe() => {
+                            let permit = self.connections.clone().acquire_owned().await;
+                            self.connect_and_exchange(permit, &outgoing).await
+                        }
+                        result => result.map_err(Failure::into_error),
+                    };
+                }
+                // Every allowed connection may be open: wait (within the timeout) for one
+                // to close and give back its permit, or to come back idle to the pool.
+                tokio::select! {
+                    permit = self.connections.clone().acquire_owned() => {
+                        return self.connect_and_exchange(permit, &outgoing).await;
+                    }
+                    () = self.pool.returned.notified() => {}
                 }
             }
-            let conn = Conn::connect(&self.authority).await?;
-            conn.exchange(&outgoing).await.map_err(Failure::into_error)
         };
         let (conn, head) = tokio::time::timeout(self.timeout, exchange)
             .await
@@ -140,6 +164,17 @@ impl Upstream {
             headers: head.headers,
             body: UpstreamBody::new(conn, head.framing, head.keep_alive, self.pool.clone()),
         })
+    }
+
+    async fn connect_and_exchange(
+        &self,
+        permit: Result<OwnedSemaphorePermit, tokio::sync::AcquireError>,
+        outgoing: &Outgoing<'_>,
+    ) -> Result<(Conn, framing::Head), UpstreamError> {
+        let permit = permit
+            .map_err(|_| UpstreamError::Unavailable("the upstream client is closed".into()))?;
+        let conn = Conn::connect(&self.authority, permit).await?;
+        conn.exchange(outgoing).await.map_err(Failure::into_error)
     }
 
     fn encode_head(
@@ -209,10 +244,12 @@ struct Conn {
     stream: TcpStream,
     read: BytesMut,
     idle_since: Instant,
+    /// Its place under the connection limit, given back when the connection drops.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Conn {
-    async fn connect(authority: &str) -> Result<Self, UpstreamError> {
+    async fn connect(authority: &str, permit: OwnedSemaphorePermit) -> Result<Self, UpstreamError> {
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host(authority)
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("cannot resolve {authority}: {e}")))?
@@ -227,6 +264,7 @@ impl Conn {
                         stream,
                         read: BytesMut::with_capacity(READ_BUFFER),
                         idle_since: Instant::now(),
+                        _permit: permit,
                     });
                 }
                 Err(e) => last = Some(e),
@@ -329,6 +367,8 @@ fn malformed(why: &'static str) -> Failure {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<VecDeque<Conn>>,
+    /// Told each time a connection comes back, for requests waiting at the limit.
+    returned: tokio::sync::Notify,
 }
 
 impl Pool {
@@ -358,6 +398,7 @@ impl Pool {
                 idle.push_back(conn);
             }
         }
+        self.returned.notify_one();
     }
 }
 

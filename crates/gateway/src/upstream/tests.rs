@@ -64,6 +64,10 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Seen>
 
 /// An upstream whose answer is chosen by the request path. Counts accepted connections.
 async fn scripted() -> (Upstream, Arc<AtomicUsize>) {
+    scripted_with_timeout(Duration::from_millis(500)).await
+}
+
+async fn scripted_with_timeout(timeout: Duration) -> (Upstream, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -109,6 +113,10 @@ async fn scripted() -> (Upstream, Arc<AtomicUsize>) {
                             }
                             continue;
                         }
+                        "/base/delay" => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            json("{}")
+                        }
                         "/base/garbage" => "SSH-2.0-OpenSSH_9.6\r\n".into(),
                         "/base/extra" => format!("{}EXTRA", json("{}")),
                         "/base/slow" => {
@@ -133,7 +141,7 @@ async fn scripted() -> (Upstream, Arc<AtomicUsize>) {
         }
     });
     let base = format!("http://{address}/base/").parse().unwrap();
-    (Upstream::new(base, Duration::from_millis(500)), connections)
+    (Upstream::new(base, timeout), connections)
 }
 
 /// One exchange, body read whole.
@@ -383,4 +391,54 @@ fn the_host_field_names_a_port_only_when_the_base_does() {
         ("10.0.0.7:8080", "10.0.0.7:8080")
     );
     assert_eq!(ported.prefix, "");
+}
+
+#[tokio::test]
+async fn at_the_connection_limit_requests_wait_for_a_connection_to_come_back() {
+    // A timeout well above the four answers in turn: the test is about waiting, not time.
+    let (upstream, connections) = scripted_with_timeout(Duration::from_secs(10)).await;
+    let upstream = upstream.with_max_connections(1);
+    let calls = (0..4).map(|_| call(&upstream, Method::GET, "/delay", b""));
+    let started = std::time::Instant::now();
+    for result in futures_join_all(calls).await {
+        assert_eq!(result.unwrap().2, b"{}");
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "never more than one connection"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the four shared one connection in turn"
+    );
+}
+
+/// Runs the futures concurrently on this task and collects their results in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in set.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
