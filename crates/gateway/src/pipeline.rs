@@ -656,35 +656,32 @@ impl Gateway {
             .await
             .map_err(|e| {
                 tracing::warn!(%request_id, error = %e, "upstream failed");
-                match e {
+                let (reason, detail) = match e {
                     UpstreamError::Timeout(_) => {
                         decision.reason = "upstream_timeout";
-                        Problem::new(
+                        return Problem::new(
                             StatusCode::GATEWAY_TIMEOUT,
                             "upstream-timeout",
                             "Gateway Timeout",
                             "the upstream service did not answer in time",
-                        )
+                        );
                     }
-                    UpstreamError::Malformed(_) => {
-                        decision.reason = "upstream_malformed";
-                        Problem::new(
-                            StatusCode::BAD_GATEWAY,
-                            "upstream-unavailable",
-                            "Bad Gateway",
-                            "the upstream service answered with invalid HTTP",
-                        )
-                    }
-                    UpstreamError::Unavailable(_) => {
-                        decision.reason = "upstream_unavailable";
-                        Problem::new(
-                            StatusCode::BAD_GATEWAY,
-                            "upstream-unavailable",
-                            "Bad Gateway",
-                            "the upstream service is unavailable",
-                        )
-                    }
-                }
+                    UpstreamError::Malformed(_) => (
+                        "upstream_malformed",
+                        "the upstream service answered with invalid HTTP",
+                    ),
+                    UpstreamError::Unavailable(_) => (
+                        "upstream_unavailable",
+                        "the upstream service is unavailable",
+                    ),
+                };
+                decision.reason = reason;
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream-unavailable",
+                    "Bad Gateway",
+                    detail,
+                )
             })?;
 
         // 8. Response: only the fields the grant allows for this operation; error answers

@@ -4,8 +4,9 @@
 //! Why not a general client: the pipeline reads every answer whole through the field filter
 //! anyway, so it needs no connection task, no channel between the request and its
 //! connection, and no streaming back-pressure between them. Doing the exchange inline
-//! removes a task wake-up and a hand-off per request in each direction (measured in
-//! bench/RESULTS.md). What it does not do: TLS to the upstream, HTTP/2, pipelining.
+//! removes a task wake-up and a hand-off per request in each direction (with `bench/ab`:
+//! about 3 µs of gateway CPU per request). What it does not do: TLS to the upstream,
+//! HTTP/2, pipelining.
 
 pub mod framing;
 
@@ -225,8 +226,8 @@ struct Outgoing<'a> {
     head_only: bool,
 }
 
-/// How an exchange failed: before any answer byte (the request may be repeated when it is
-/// idempotent) or after.
+/// How an exchange failed: before any answer byte and with the request written whole or
+/// not at all (a safe request may then be repeated), or later.
 enum Failure {
     BeforeAnswer(UpstreamError),
     Later(UpstreamError),
