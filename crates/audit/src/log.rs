@@ -351,13 +351,21 @@ impl AuditLog {
             current.unwrap_or_else(|| (segment_path(&dir, frontier.size()), 0));
         let recovered = (frontier.size(), frontier.root());
         let written = Flusher::new(recovered.0);
+        let segment = open_segment(&segment_path)?;
+        // Past its frames, read back above, the file holds zeros only.
+        let segment_zeroed_to = segment
+            .metadata()
+            .map_err(io_err(&segment_path))?
+            .len()
+            .max(segment_len);
         let shared = Arc::new(Shared {
             tail: Mutex::new(Tail {
                 dir: dir.clone(),
-                segment: Arc::new(open_append(&segment_path)?),
+                segment: Arc::new(segment),
                 segment_first: first_index_of(&segment_path).unwrap_or(frontier.size()),
                 segment_path,
                 segment_len,
+                segment_zeroed_to,
                 segment_max_bytes: config.segment_max_bytes,
                 frontier,
                 unsynced: Vec::new(),
@@ -477,10 +485,13 @@ impl Drop for AuditLog {
     }
 }
 
-fn open_append(path: &Path) -> Result<File, AuditError> {
+/// The segment to write, at offsets: frames go where the last one ended, over the zeros
+/// preallocated after it (so not in append mode).
+fn open_segment(path: &Path) -> Result<File, AuditError> {
     OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .write(true)
         .open(path)
         .map_err(io_err(path))
 }

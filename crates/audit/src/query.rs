@@ -89,30 +89,52 @@ pub fn scan(
         .filter(|(first, _)| *first >= pruned)
         .collect();
     let count = segments.len();
+    // Entries before this were visited (or passed over) already: a segment read twice
+    // visits each entry once.
+    let mut next = 0u64;
     for (i, (_, path)) in segments.into_iter().enumerate() {
-        let problem = read_segment(&path, |frame| {
-            if done || filter.before_index.is_some_and(|b| frame.index >= b) {
-                return Ok(());
-            }
-            let event: AuditEvent = serde_json::from_slice(&frame.event_json)
-                .map_err(|e| format!("entry {}: {e}", frame.index))?;
-            if filter.matches(&event) {
-                done = !visit(IndexedEvent {
-                    index: frame.index,
-                    event,
-                });
-            }
-            Ok(())
-        });
-        let problem = match problem {
+        let mut read = || {
+            read_segment(&path, |frame| {
+                if frame.index < next {
+                    return Ok(());
+                }
+                if !done && filter.before_index.is_none_or(|b| frame.index < b) {
+                    let event: AuditEvent = serde_json::from_slice(&frame.event_json)
+                        .map_err(|e| format!("entry {}: {e}", frame.index))?;
+                    if filter.matches(&event) {
+                        done = !visit(IndexedEvent {
+                            index: frame.index,
+                            event,
+                        });
+                    }
+                }
+                next = frame.index + 1;
+                Ok(())
+            })
+        };
+        let problem = match read() {
             Ok((_, problem)) => problem,
             // Removed by retention while this query ran: its entries are no longer kept.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
+        let last = i + 1 == count;
+        let problem = match problem {
+            // The segment being written: its writer fills preallocated zeros in place,
+            // so a read racing a write can see a frame's later pages before its earlier
+            // ones. Such a frame is whole when read again; damage stays where it was.
+            Some(ReadProblem::Corrupt { offset, .. }) if last => match read() {
+                Ok((_, Some(again @ ReadProblem::Corrupt { offset: at, .. }))) if at == offset => {
+                    Some(again)
+                }
+                Ok(_) => None,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            },
+            other => other,
+        };
         match problem {
             None => {}
-            Some(ReadProblem::TornTail { .. }) if i + 1 == count => {}
+            Some(ReadProblem::TornTail { .. }) if last => {}
             Some(p) => return Err(format!("{}: {p:?}", path.display())),
         }
         if done {

@@ -4,6 +4,12 @@
 //! entry's index as `u64 BE` followed by the event JSON, and `leaf = H(0x00 || entry)`.
 //! The stored leaf hash lets any single changed byte be found without a checkpoint; the
 //! signed checkpoints make rewriting a frame together with its hash evident.
+//!
+//! The segment being written is preallocated: zeros follow its last frame (see
+//! `PREALLOCATE_AHEAD` in the writer), so each group commit's fsync overwrites blocks the
+//! file already has instead of growing it. A frame's length is at least 9, so a zero
+//! length word is never a frame: the data ends where nothing but zeros is left. Sealed
+//! segments (rotated, or at a clean close) are cut to their last frame.
 
 use std::fs;
 use std::io::{self, Read};
@@ -74,43 +80,64 @@ pub enum ReadProblem {
 }
 
 /// Reads frames from `path` in order, calling `each` for every intact one. Returns the
-/// byte length of the intact prefix and the problem that ended reading, if any.
+/// byte length of the intact prefix (without any zeros preallocated after it) and the
+/// problem that ended reading, if any.
 pub fn read_segment(
     path: &Path,
-    mut each: impl FnMut(Frame) -> Result<(), String>,
+    each: impl FnMut(Frame) -> Result<(), String>,
 ) -> io::Result<(u64, Option<ReadProblem>)> {
     let mut bytes = Vec::new();
     fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(parse_segment(&bytes, each))
+}
+
+/// [`read_segment`] over a segment's bytes.
+pub fn parse_segment(
+    bytes: &[u8],
+    mut each: impl FnMut(Frame) -> Result<(), String>,
+) -> (u64, Option<ReadProblem>) {
+    // Past the last non-zero byte is preallocated space, or nothing.
+    let data_end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     let mut offset = 0usize;
-    while offset < bytes.len() {
+    while offset < data_end {
         let at = offset as u64;
         let Some(len_bytes) = bytes.get(offset..offset + 4) else {
-            return Ok((at, Some(ReadProblem::TornTail { offset: at })));
+            return (at, Some(ReadProblem::TornTail { offset: at }));
         };
         let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+        // A write cut short leaves the end of its frame missing: past the file's end, or
+        // zeros from inside the frame on (preallocated space it never reached).
+        let torn = |frame_end: usize| frame_end > data_end;
         if !(9..=MAX_ENTRY_BYTES).contains(&len) {
-            return Ok((
-                at,
-                Some(ReadProblem::Corrupt {
+            let problem = if torn(offset + 4) {
+                ReadProblem::TornTail { offset: at }
+            } else {
+                ReadProblem::Corrupt {
                     offset: at,
                     detail: format!("frame length {len} is impossible"),
-                }),
-            ));
+                }
+            };
+            return (at, Some(problem));
         }
         let end = offset + 4 + len as usize + 32;
         let Some(frame) = bytes.get(offset + 4..end) else {
-            return Ok((at, Some(ReadProblem::TornTail { offset: at })));
+            return (at, Some(ReadProblem::TornTail { offset: at }));
         };
         let (entry, stored) = frame.split_at(len as usize);
         let leaf = leaf_hash(entry);
         if leaf.as_slice() != stored {
-            return Ok((
-                at,
-                Some(ReadProblem::Corrupt {
+            let problem = if torn(end) {
+                ReadProblem::TornTail { offset: at }
+            } else {
+                ReadProblem::Corrupt {
                     offset: at,
                     detail: "entry does not match its leaf hash".into(),
-                }),
-            ));
+                }
+            };
+            return (at, Some(problem));
         }
         let mut index_bytes = [0u8; 8];
         index_bytes.copy_from_slice(&entry[..8]);
@@ -121,9 +148,55 @@ pub fn read_segment(
             leaf,
         };
         if let Err(detail) = each(frame) {
-            return Ok((at, Some(ReadProblem::Corrupt { offset: at, detail })));
+            return (at, Some(ReadProblem::Corrupt { offset: at, detail }));
         }
         offset = end;
     }
-    Ok((offset as u64, None))
+    (offset as u64, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fuzz target's properties (fuzz/fuzz_targets/audit_segment.rs) over every
+    /// truncation and every single-bit flip of a preallocated segment: what is accepted
+    /// re-encodes to exactly its bytes, and a clean end has only zeros after it.
+    #[test]
+    fn damaged_segments_are_never_misread() {
+        let mut segment = Vec::new();
+        for index in 0..3 {
+            encode_frame(index, br#"{"action":"getAccount"}"#, &mut segment);
+        }
+        let frames = segment.len();
+        segment.resize(frames + 96, 0);
+        let check = |bytes: &[u8]| {
+            let mut reencoded = Vec::new();
+            let (intact, problem) = parse_segment(bytes, |frame| {
+                assert_eq!(frame.offset as usize, reencoded.len());
+                encode_frame(frame.index, &frame.event_json, &mut reencoded);
+                Ok(())
+            });
+            assert_eq!(&bytes[..intact as usize], reencoded.as_slice());
+            if problem.is_none() {
+                assert!(bytes[intact as usize..].iter().all(|&b| b == 0));
+            }
+            (intact, problem)
+        };
+        assert_eq!(check(&segment), (frames as u64, None));
+        for cut in 0..segment.len() {
+            check(&segment[..cut]);
+        }
+        for at in 0..segment.len() {
+            for bit in 0..8 {
+                let mut bytes = segment.clone();
+                bytes[at] ^= 1 << bit;
+                let (_, problem) = check(&bytes);
+                assert!(
+                    problem.is_some(),
+                    "bit {bit} of byte {at} flipped unnoticed"
+                );
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -36,7 +37,10 @@ pub(super) struct Tail {
     pub segment_path: PathBuf,
     /// The index of the current segment's first entry.
     pub segment_first: u64,
+    /// Bytes of frames in the segment, written or pending.
     pub segment_len: u64,
+    /// The segment file's length: its frames, then zeros (see [`Tail::preallocate`]).
+    pub segment_zeroed_to: u64,
     pub segment_max_bytes: u64,
     pub frontier: Frontier,
     /// Leaves written but not yet fsynced.
@@ -62,6 +66,15 @@ pub(super) struct Tail {
 
 /// What `Tail::pending` shrinks back to after a burst.
 const PENDING_KEPT_BYTES: usize = 256 * 1024;
+
+/// Zeros kept written ahead of the last frame of the segment being written, refilled
+/// when less than half is left. An fsync that overwrites blocks the file already has
+/// only flushes data; one that grows the file also writes its inode and allocation
+/// maps. On this project's ext4 VM (`bench/ab` durable row; a 64-frame group and
+/// fdatasync timed alone) that made an fsync about a third cheaper in CPU and latency.
+/// PostgreSQL zero-fills its WAL segments for the same reason.
+const PREALLOCATE_AHEAD: u64 = 1 << 20;
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 impl Tail {
     /// Appends one entry at the end of the log; returns its index. With `write_now` the
@@ -120,24 +133,62 @@ impl Tail {
         if self.pending.is_empty() {
             return;
         }
-        let mut file: &File = &self.segment;
-        if let Err(e) = file.write_all(&self.pending) {
+        let offset = self.segment_len - self.pending.len() as u64;
+        if let Err(e) = self.segment.write_all_at(&self.pending, offset) {
             fatal("write", &self.segment_path, &e);
         }
+        self.segment_zeroed_to = self.segment_zeroed_to.max(self.segment_len);
         self.pending.clear();
         self.pending.shrink_to(PENDING_KEPT_BYTES);
         raise(&self.written.count, self.frontier.size());
     }
 
+    /// Keeps zeros written ahead of the last frame, up to the segment's size limit (see
+    /// [`PREALLOCATE_AHEAD`]). The syncer calls it, under the lock like every frame
+    /// write, so no frame can land where zeros are being written.
+    pub fn preallocate(&mut self) {
+        let limit = self.segment_max_bytes;
+        let low_water = (self.segment_len + PREALLOCATE_AHEAD / 2).min(limit);
+        if self.segment_zeroed_to >= low_water {
+            return;
+        }
+        // Frames may already run past the zeros (a burst between two commits).
+        let mut at = self.segment_zeroed_to.max(self.segment_len);
+        let end = (self.segment_len + PREALLOCATE_AHEAD).min(limit);
+        while at < end {
+            let n = (end - at).min(ZEROS.len() as u64) as usize;
+            if let Err(e) = self.segment.write_all_at(&ZEROS[..n], at) {
+                fatal("write", &self.segment_path, &e);
+            }
+            at += n as u64;
+        }
+        self.segment_zeroed_to = self.segment_zeroed_to.max(end);
+    }
+
+    /// Cuts the segment's preallocated zeros and makes it durable: it is complete, at
+    /// rotation or at close, and readers of sealed segments expect frames only.
+    pub fn seal(&mut self) {
+        self.write_pending();
+        let result = if self.segment_zeroed_to > self.segment_len {
+            self.segment.set_len(self.segment_len).and_then(|()| {
+                self.segment_zeroed_to = self.segment_len;
+                // The length changed: sync_all, not sync_data.
+                self.segment.sync_all()
+            })
+        } else {
+            self.segment.sync_data()
+        };
+        if let Err(e) = result {
+            fatal("fsync", &self.segment_path, &e);
+        }
+    }
+
     /// Starts the next segment file. Rare (once per segment), so the old file is made
     /// durable right here rather than coordinating with the syncer.
     fn rotate(&mut self) {
-        self.write_pending();
-        if let Err(e) = self.segment.sync_data() {
-            fatal("fsync", &self.segment_path, &e);
-        }
+        self.seal();
         let path = segment_path(&self.dir, self.frontier.size());
-        match OpenOptions::new().create_new(true).append(true).open(&path) {
+        match OpenOptions::new().create_new(true).write(true).open(&path) {
             Ok(file) => {
                 // Entries acknowledged into a file whose name is not durable could vanish.
                 if let Err(AuditError::Io { source, .. }) = sync_dir(&self.dir) {
@@ -147,6 +198,7 @@ impl Tail {
                 self.segment_path = path;
                 self.segment_first = self.frontier.size();
                 self.segment_len = 0;
+                self.segment_zeroed_to = 0;
             }
             Err(e) => fatal("segment rotation", &path, &e),
         }
@@ -457,6 +509,11 @@ impl Syncer {
                 // Under the lock, so an appender writing its own frame cannot get ahead of
                 // the frames pending before it.
                 tail.write_pending();
+                if closing {
+                    tail.seal();
+                } else {
+                    tail.preallocate();
+                }
                 (
                     tail.segment.clone(),
                     tail.segment_path.clone(),
@@ -590,6 +647,7 @@ mod tests {
             segment_path,
             segment_first: 0,
             segment_len: 0,
+            segment_zeroed_to: 0,
             segment_max_bytes: 1 << 20,
             frontier: Frontier::default(),
             unsynced: Vec::new(),
