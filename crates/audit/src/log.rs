@@ -14,6 +14,7 @@ pub(crate) mod tree;
 mod writer;
 
 use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIGNING_KEY_FILE};
 use crate::event::AuditEvent;
 use crate::merkle::{Frontier, Hash};
-use crate::segment::{list_segments, read_segment, segment_path, ReadProblem};
+use crate::segment::{list_segments, read_segment, segment_path, unwritten_sector_at, ReadProblem};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
 use writer::{Flusher, Publisher, Shared, Syncer, Tail};
@@ -257,7 +258,9 @@ impl AuditLog {
             .filter(|(first, _)| *first >= pruned_count)
             .collect();
         let mut current: Option<(PathBuf, u64)> = None;
-        let mut torn_tail: Option<(PathBuf, u64, u64)> = None;
+        // The last segment's unfinished write: path, offset, intact length, and whether
+        // data follows a hole in it (kept aside when cut).
+        let mut torn_tail: Option<(PathBuf, u64, u64, bool)> = None;
         for (i, (first, path)) in segments.iter().enumerate() {
             if *first != frontier.size() {
                 return Err(AuditError::Corrupt {
@@ -289,7 +292,16 @@ impl AuditLog {
                 None => {}
                 Some(ReadProblem::TornTail { offset }) if i + 1 == segments.len() => {
                     // Cut only after the checkpoint check below has passed.
-                    torn_tail = Some((path.clone(), offset, good_len));
+                    torn_tail = Some((path.clone(), offset, good_len, false));
+                }
+                // A power cut during a group's fsync can leave a hole of never-written
+                // sectors before later ones that were written; none of it was acknowledged.
+                Some(ReadProblem::Corrupt { offset, .. })
+                    if i + 1 == segments.len()
+                        && fs::read(path)
+                            .is_ok_and(|bytes| unwritten_sector_at(&bytes, offset as usize)) =>
+                {
+                    torn_tail = Some((path.clone(), offset, good_len, true));
                 }
                 Some(ReadProblem::TornTail { offset }) => {
                     return Err(AuditError::Corrupt {
@@ -323,8 +335,13 @@ impl AuditLog {
                 });
             }
         }
-        if let Some((path, offset, good_len)) = torn_tail {
-            tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
+        if let Some((path, offset, good_len, hole)) = torn_tail {
+            if hole {
+                let debris = keep_debris(&path, good_len)?;
+                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); nothing in it was acknowledged; its bytes are kept aside and cut from the log");
+            } else {
+                tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
+            }
             let f = OpenOptions::new()
                 .write(true)
                 .open(&path)
@@ -366,6 +383,7 @@ impl AuditLog {
                 segment_path,
                 segment_len,
                 segment_zeroed_to,
+                preallocation_failed: false,
                 segment_max_bytes: config.segment_max_bytes,
                 frontier,
                 unsynced: Vec::new(),
@@ -494,6 +512,35 @@ fn open_segment(path: &Path) -> Result<File, AuditError> {
         .write(true)
         .open(path)
         .map_err(io_err(path))
+}
+
+/// Copies a segment's bytes from `from` on to a file beside it, durably, before recovery
+/// cuts them: what a power cut left is evidence, not garbage. Its name does not end in
+/// `.seg`, so no reader takes it for part of the log.
+fn keep_debris(segment: &Path, from: u64) -> Result<PathBuf, AuditError> {
+    let bytes = fs::read(segment).map_err(io_err(segment))?;
+    let start = (from as usize).min(bytes.len());
+    let data_end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(start, |last| last + 1);
+    let mut name = segment.as_os_str().to_owned();
+    name.push(format!(".debris-{from}"));
+    let debris = PathBuf::from(name);
+    OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&debris)
+        .and_then(|mut f| {
+            f.write_all(&bytes[start..data_end.max(start)])?;
+            f.sync_all()
+        })
+        .map_err(io_err(&debris))?;
+    if let Some(dir) = segment.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(debris)
 }
 
 /// Makes a new file's directory entry durable.

@@ -93,9 +93,9 @@ pub fn scan(
     // visits each entry once.
     let mut next = 0u64;
     for (i, (_, path)) in segments.into_iter().enumerate() {
-        let mut read = || {
+        let mut read = |next: &mut u64| {
             read_segment(&path, |frame| {
-                if frame.index < next {
+                if frame.index < *next {
                     return Ok(());
                 }
                 if !done && filter.before_index.is_none_or(|b| frame.index < b) {
@@ -108,11 +108,11 @@ pub fn scan(
                         });
                     }
                 }
-                next = frame.index + 1;
+                *next = frame.index + 1;
                 Ok(())
             })
         };
-        let problem = match read() {
+        let problem = match read(&mut next) {
             Ok((_, problem)) => problem,
             // Removed by retention while this query ran: its entries are no longer kept.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -122,10 +122,21 @@ pub fn scan(
         let problem = match problem {
             // The segment being written: its writer fills preallocated zeros in place,
             // so a read racing a write can see a frame's later pages before its earlier
-            // ones. Such a frame is whole when read again; damage stays where it was.
-            Some(ReadProblem::Corrupt { offset, .. }) if last => match read() {
+            // ones. Past the entries asked for (a live log's durable count), that is the
+            // end. Otherwise read again: a frame being written is whole then, and damage
+            // stays where it was.
+            Some(ReadProblem::Corrupt { .. })
+                if last && filter.before_index.is_some_and(|b| next >= b) =>
+            {
+                None
+            }
+            Some(ReadProblem::Corrupt { offset, .. }) if last => match read(&mut next) {
                 Ok((_, Some(again @ ReadProblem::Corrupt { offset: at, .. }))) if at == offset => {
                     Some(again)
+                }
+                Ok((_, Some(ReadProblem::Corrupt { offset: at, detail }))) => {
+                    tracing::warn!(segment = %path.display(), first = offset, then = at, %detail, "audit segment unreadable at two places in two reads; ending the query at the second");
+                    None
                 }
                 Ok(_) => None,
                 Err(e) => return Err(format!("{}: {e}", path.display())),

@@ -73,7 +73,8 @@ pub struct Frame {
 /// Why a segment could not be read to its end.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadProblem {
-    /// The file ends inside a frame: a write cut short by a crash.
+    /// The last frame is missing its end (past the file's end, or zeros from inside it
+    /// on): a write cut short by a crash.
     TornTail { offset: u64 },
     /// A complete frame that is wrong: tampering or media damage.
     Corrupt { offset: u64, detail: String },
@@ -89,6 +90,37 @@ pub fn read_segment(
     let mut bytes = Vec::new();
     fs::File::open(path)?.read_to_end(&mut bytes)?;
     Ok(parse_segment(&bytes, each))
+}
+
+/// The size of the unit a disk writes whole; after a power cut each one holds its old
+/// bytes or its new ones.
+pub const SECTOR_BYTES: usize = 512;
+
+/// Whether the unreadable frame at `offset` shows a write the disk never finished: its
+/// length word is still zero, or a whole sector of it is. Writing over preallocated
+/// zeros, a disk that loses power mid-fsync can keep a group's later sectors and not an
+/// earlier one; no frame written whole has either (a length is at least 9; a sector of a
+/// frame holds JSON text or a hash). Recovery may cut such a tail (see `AuditLog::open`);
+/// anything else unreadable is damage, and the log refuses to open.
+pub fn unwritten_sector_at(bytes: &[u8], offset: usize) -> bool {
+    let Some(len) = bytes.get(offset..offset + 4) else {
+        return true;
+    };
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if len == 0 {
+        return true;
+    }
+    // Zeros with data after them: the preallocated space after the data is no hole.
+    let data_end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    let end = (offset + 4 + len + 32).min(data_end);
+    let first_whole = offset.div_ceil(SECTOR_BYTES) * SECTOR_BYTES;
+    (first_whole..end)
+        .step_by(SECTOR_BYTES)
+        .filter_map(|at| bytes.get(at..(at + SECTOR_BYTES).min(end)))
+        .any(|sector| sector.len() == SECTOR_BYTES && sector.iter().all(|&b| b == 0))
 }
 
 /// [`read_segment`] over a segment's bytes.
@@ -159,6 +191,47 @@ pub fn parse_segment(
 mod tests {
     use super::*;
 
+    fn frame_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+            if len == 0 {
+                return None;
+            }
+            let start = at;
+            at += 4 + len + 32;
+            Some(start)
+        })
+    }
+
+    #[test]
+    fn holes_of_unwritten_sectors_are_told_from_damage() {
+        let mut bytes = Vec::new();
+        encode_frame(0, br#"{"a":1}"#, &mut bytes);
+        let second = bytes.len();
+        encode_frame(1, "x".repeat(3000).as_bytes(), &mut bytes);
+        encode_frame(2, br#"{"b":2}"#, &mut bytes);
+        bytes.resize(bytes.len() + 1024, 0);
+        // Intact, or damaged without a hole: no.
+        assert!(!unwritten_sector_at(&bytes, second));
+        let mut flipped = bytes.clone();
+        flipped[second + 100] ^= 0x20;
+        assert!(!unwritten_sector_at(&flipped, second));
+        // A whole sector of the frame never written: yes.
+        let mut holed = bytes.clone();
+        let sector = second.div_ceil(SECTOR_BYTES) * SECTOR_BYTES + SECTOR_BYTES;
+        holed[sector..sector + SECTOR_BYTES].fill(0);
+        assert!(unwritten_sector_at(&holed, second));
+        // Its length word never written: yes.
+        let mut unstarted = bytes.clone();
+        unstarted[second..second + 4].fill(0);
+        assert!(unwritten_sector_at(&unstarted, second));
+        // A length word flipped to claim the zeros after the data: no, they are no hole.
+        let mut long = bytes.clone();
+        long[second + 2] ^= 0x01;
+        assert!(!unwritten_sector_at(&long, second));
+    }
+
     /// The fuzz target's properties (fuzz/fuzz_targets/audit_segment.rs) over every
     /// truncation and every single-bit flip of a preallocated segment: what is accepted
     /// re-encodes to exactly its bytes, and a clean end has only zeros after it.
@@ -187,11 +260,22 @@ mod tests {
         for cut in 0..segment.len() {
             check(&segment[..cut]);
         }
+        let last_frame = frames - (frames / 3);
         for at in 0..segment.len() {
             for bit in 0..8 {
                 let mut bytes = segment.clone();
                 bytes[at] ^= 1 << bit;
                 let (_, problem) = check(&bytes);
+                // Inside a frame's entry or hash, before the last frame: damage, which
+                // recovery never cuts. (A flipped length word can make a frame claim to
+                // run into the zeros, which reads as a torn tail.)
+                let in_length_word = frame_starts(&segment).any(|s| (s..s + 4).contains(&at));
+                if at < last_frame && !in_length_word {
+                    assert!(
+                        matches!(problem, Some(ReadProblem::Corrupt { .. })),
+                        "bit {bit} of byte {at}: {problem:?}"
+                    );
+                }
                 assert!(
                     problem.is_some(),
                     "bit {bit} of byte {at} flipped unnoticed"

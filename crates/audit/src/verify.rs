@@ -83,7 +83,6 @@ pub fn verify_dir(
     }
     let segments =
         list_segments(dir).map_err(|e| VerifyError(format!("{}: {e}", dir.display())))?;
-    // Segments already counted as pruned (an interrupted prune) are not part of the log.
     // Segments already counted as pruned (an interrupted prune) must match the kept
     // hashes exactly; they are not otherwise part of the log.
     let (leftover, segments): (Vec<_>, Vec<_>) = segments

@@ -5,11 +5,11 @@
 //! for it; with none waiting (written acknowledgement) commits keep the commit delay's pace.
 //!
 //! An appender acknowledged on durability leaves its frame in memory for the syncer, which
-//! writes the whole group with one write(2) just before its fsync: the answer waits for
+//! writes the whole group with one pwrite(2) just before its fsync: the answer waits for
 //! that fsync anyway, and a write per entry was the larger part of what the log cost a
 //! request. An appender acknowledged once written also leaves its frame pending and wakes
 //! a flusher task, which runs after the tasks already ready on the runtime, writes every
-//! frame appended meanwhile with one write(2), and wakes them: the page cache, which
+//! frame appended meanwhile with one pwrite(2), and wakes them: the page cache, which
 //! survives the process being killed, has each entry before its answer leaves.
 
 use std::fs::{File, OpenOptions};
@@ -41,6 +41,8 @@ pub(super) struct Tail {
     pub segment_len: u64,
     /// The segment file's length: its frames, then zeros (see [`Tail::preallocate`]).
     pub segment_zeroed_to: u64,
+    /// Writing zeros failed (a full disk): not tried again in this segment.
+    pub preallocation_failed: bool,
     pub segment_max_bytes: u64,
     pub frontier: Frontier,
     /// Leaves written but not yet fsynced.
@@ -72,7 +74,10 @@ const PENDING_KEPT_BYTES: usize = 256 * 1024;
 /// only flushes data; one that grows the file also writes its inode and allocation
 /// maps. On this project's ext4 VM (`bench/ab` durable row; a 64-frame group and
 /// fdatasync timed alone) that made an fsync about a third cheaper in CPU and latency.
-/// PostgreSQL zero-fills its WAL segments for the same reason.
+/// PostgreSQL zero-fills its WAL segments for the same reason. Zeros are written rather
+/// than `fallocate`d: a fallocated extent is marked unwritten, and the first write to it
+/// updates the extent map, which the fsync would pay for again (no faster than growing
+/// the file, in the same measurement).
 const PREALLOCATE_AHEAD: u64 = 1 << 20;
 static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
@@ -145,11 +150,13 @@ impl Tail {
 
     /// Keeps zeros written ahead of the last frame, up to the segment's size limit (see
     /// [`PREALLOCATE_AHEAD`]). The syncer calls it, under the lock like every frame
-    /// write, so no frame can land where zeros are being written.
+    /// write, so no frame can land where zeros are being written. Failing is not fatal:
+    /// no entry is in that space yet, and frames written past the zeros grow the file
+    /// as they would without them.
     pub fn preallocate(&mut self) {
         let limit = self.segment_max_bytes;
         let low_water = (self.segment_len + PREALLOCATE_AHEAD / 2).min(limit);
-        if self.segment_zeroed_to >= low_water {
+        if self.segment_zeroed_to >= low_water || self.preallocation_failed {
             return;
         }
         // Frames may already run past the zeros (a burst between two commits).
@@ -158,11 +165,13 @@ impl Tail {
         while at < end {
             let n = (end - at).min(ZEROS.len() as u64) as usize;
             if let Err(e) = self.segment.write_all_at(&ZEROS[..n], at) {
-                fatal("write", &self.segment_path, &e);
+                tracing::warn!(segment = %self.segment_path.display(), error = %e, "audit segment not preallocated; its fsyncs will cost more");
+                self.preallocation_failed = true;
+                break;
             }
             at += n as u64;
         }
-        self.segment_zeroed_to = self.segment_zeroed_to.max(end);
+        self.segment_zeroed_to = self.segment_zeroed_to.max(at);
     }
 
     /// Cuts the segment's preallocated zeros and makes it durable: it is complete, at
@@ -199,6 +208,7 @@ impl Tail {
                 self.segment_first = self.frontier.size();
                 self.segment_len = 0;
                 self.segment_zeroed_to = 0;
+                self.preallocation_failed = false;
             }
             Err(e) => fatal("segment rotation", &path, &e),
         }
@@ -386,7 +396,7 @@ async fn wait_above(counter: &watch::Sender<u64>, index: u64) -> Result<(), Audi
         .map_err(|_| AuditError::Closed)
 }
 
-/// Writes pending frames for appenders acknowledged once written, one write(2) per turn
+/// Writes pending frames for appenders acknowledged once written, one pwrite(2) per turn
 /// of the runtime rather than one per entry. Without a runtime at open (or once its
 /// runtime is gone) appenders write their own frames; the syncer writes whatever is still
 /// pending before each fsync, so no waiter is ever left behind.
@@ -648,6 +658,7 @@ mod tests {
             segment_first: 0,
             segment_len: 0,
             segment_zeroed_to: 0,
+            preallocation_failed: false,
             segment_max_bytes: 1 << 20,
             frontier: Frontier::default(),
             unsynced: Vec::new(),
