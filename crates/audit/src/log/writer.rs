@@ -72,8 +72,9 @@ const PENDING_KEPT_BYTES: usize = 256 * 1024;
 /// Zeros kept written ahead of the last frame of the segment being written, refilled
 /// when less than half is left. An fsync that overwrites blocks the file already has
 /// only flushes data; one that grows the file also writes its inode and allocation
-/// maps. On this project's ext4 VM (`bench/ab` durable row; a 64-frame group and
-/// fdatasync timed alone) that made an fsync about a third cheaper in CPU and latency.
+/// maps. On this project's ext4 VM that made an fsync of a group a third to a half
+/// cheaper in system CPU and latency (`bench/fsync`), and the gateway's durable row about
+/// 5% cheaper per request (`bench/ab`).
 /// PostgreSQL zero-fills its WAL segments for the same reason. Zeros are written rather
 /// than `fallocate`d: a fallocated extent is marked unwritten, and the first write to it
 /// updates the extent map, which the fsync would pay for again (no faster than growing
