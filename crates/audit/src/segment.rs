@@ -134,6 +134,7 @@ pub fn parse_segment(
         .rposition(|&b| b != 0)
         .map_or(0, |last| last + 1);
     let mut offset = 0usize;
+    let mut last_index = None;
     while offset < data_end {
         let at = offset as u64;
         let Some(len_bytes) = bytes.get(offset..offset + 4) else {
@@ -141,8 +142,14 @@ pub fn parse_segment(
         };
         let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
         // A write cut short leaves the end of its frame missing: past the file's end, or
-        // zeros from inside the frame on (preallocated space it never reached).
-        let torn = |frame_end: usize| frame_end > data_end;
+        // zeros from inside the frame on (preallocated space it never reached). It is the
+        // last thing written: if the entry after this one is intact further on, this
+        // frame's length was damaged, and recovery must not cut what follows.
+        let torn = |frame_end: usize| {
+            frame_end > data_end
+                && !last_index
+                    .is_some_and(|last: u64| intact_frame_after(bytes, offset, data_end, last + 2))
+        };
         if !(9..=MAX_ENTRY_BYTES).contains(&len) {
             let problem = if torn(offset + 4) {
                 ReadProblem::TornTail { offset: at }
@@ -156,7 +163,17 @@ pub fn parse_segment(
         }
         let end = offset + 4 + len as usize + 32;
         let Some(frame) = bytes.get(offset + 4..end) else {
-            return (at, Some(ReadProblem::TornTail { offset: at }));
+            let problem = if torn(end) {
+                ReadProblem::TornTail { offset: at }
+            } else {
+                ReadProblem::Corrupt {
+                    offset: at,
+                    detail: format!(
+                        "frame length {len} runs past the data, yet the next entry follows intact"
+                    ),
+                }
+            };
+            return (at, Some(problem));
         };
         let (entry, stored) = frame.split_at(len as usize);
         let leaf = leaf_hash(entry);
@@ -179,6 +196,7 @@ pub fn parse_segment(
             event_json: entry[8..].to_vec(),
             leaf,
         };
+        last_index = Some(frame.index);
         if let Err(detail) = each(frame) {
             return (at, Some(ReadProblem::Corrupt { offset: at, detail }));
         }
@@ -187,22 +205,33 @@ pub fn parse_segment(
     (offset as u64, None)
 }
 
+/// Whether an intact frame carrying entry `index` starts after `from`, before `data_end`.
+/// Only on the way to reporting a problem; the index match keeps hashing to candidates.
+fn intact_frame_after(bytes: &[u8], from: usize, data_end: usize, index: u64) -> bool {
+    let want = index.to_be_bytes();
+    let data = &bytes[..data_end.min(bytes.len())];
+    (from + 1..data.len()).any(|p| {
+        let Some(len) = data.get(p..p + 4) else {
+            return false;
+        };
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+        if !(9..=MAX_ENTRY_BYTES).contains(&len) || data.get(p + 4..p + 12) != Some(&want[..]) {
+            return false;
+        }
+        let entry_end = p + 4 + len as usize;
+        match (
+            data.get(p + 4..entry_end),
+            data.get(entry_end..entry_end + 32),
+        ) {
+            (Some(entry), Some(stored)) => leaf_hash(entry).as_slice() == stored,
+            _ => false,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn frame_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
-            if len == 0 {
-                return None;
-            }
-            let start = at;
-            at += 4 + len + 32;
-            Some(start)
-        })
-    }
 
     #[test]
     fn holes_of_unwritten_sectors_are_told_from_damage() {
@@ -266,11 +295,11 @@ mod tests {
                 let mut bytes = segment.clone();
                 bytes[at] ^= 1 << bit;
                 let (_, problem) = check(&bytes);
-                // Inside a frame's entry or hash, before the last frame: damage, which
-                // recovery never cuts. (A flipped length word can make a frame claim to
-                // run into the zeros, which reads as a torn tail.)
-                let in_length_word = frame_starts(&segment).any(|s| (s..s + 4).contains(&at));
-                if at < last_frame && !in_length_word {
+                // Anywhere before the last frame: damage, which recovery never cuts.
+                // Except the first frame's length word: with no entry before it, a flip
+                // that makes it claim to run into the zeros reads as a torn tail.
+                let in_first_length_word = at < 4;
+                if at < last_frame && !in_first_length_word {
                     assert!(
                         matches!(problem, Some(ReadProblem::Corrupt { .. })),
                         "bit {bit} of byte {at}: {problem:?}"

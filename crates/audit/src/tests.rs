@@ -510,6 +510,23 @@ async fn a_damaged_entry_in_the_last_segment_without_a_hole_refuses_to_open() {
     assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing may be cut");
 }
 
+/// No checkpoint covers entries 5 and 6 yet; a damaged length word in 5 must still not
+/// pass for a write cut short, which recovery would cut together with 6.
+#[tokio::test]
+async fn a_damaged_length_is_no_torn_tail_when_the_next_entry_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 5).await;
+    let (seg, intact, mut bytes) = unfinished_group(dir.path());
+    let len = u32::from_le_bytes(bytes[intact..intact + 4].try_into().unwrap());
+    bytes[intact..intact + 4].copy_from_slice(&(len + 6_000).to_le_bytes());
+    fs::write(&seg, &bytes).unwrap();
+    let err = AuditLog::open(config(dir.path()))
+        .err()
+        .expect("must refuse");
+    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
+    assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing may be cut");
+}
+
 #[tokio::test]
 async fn every_single_flipped_byte_is_detected() {
     let dir = tempfile::tempdir().unwrap();
@@ -831,7 +848,8 @@ async fn recovery_never_drops_entries_a_checkpoint_covers() {
     let seg = only_segment(dir.path());
     let original = fs::read(&seg).unwrap();
     let r = frame_ranges(&seg);
-    // Enlarge entry 2's length field: from there on everything looks like a torn tail.
+    // Enlarge entry 2's length field: from there on everything looks like a torn tail,
+    // but entry 3 follows intact, and the checkpoint covers them all besides.
     let mut bytes = original.clone();
     let len = u32::from_le_bytes(bytes[r[2].start..r[2].start + 4].try_into().unwrap());
     bytes[r[2].start..r[2].start + 4].copy_from_slice(&(len + 100_000).to_le_bytes());
@@ -840,8 +858,7 @@ async fn recovery_never_drops_entries_a_checkpoint_covers() {
         .err()
         .expect("must refuse to open");
     assert!(
-        err.to_string()
-            .contains("do not match the last signed checkpoint"),
+        err.to_string().contains("the next entry follows intact"),
         "{err}"
     );
     assert!(
