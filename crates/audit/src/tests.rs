@@ -495,6 +495,14 @@ async fn after_a_power_cut_a_hole_in_the_last_group_is_cut_and_kept_aside() {
     assert_eq!(fs::read(debris).unwrap(), &bytes[intact..data_end]);
 }
 
+/// Writes `bytes` as the segment; opening the log must refuse as damage and cut nothing.
+fn assert_refused_untouched(dir: &Path, seg: &Path, bytes: &[u8]) {
+    fs::write(seg, bytes).unwrap();
+    let err = AuditLog::open(config(dir)).err().expect("must refuse");
+    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
+    assert_eq!(fs::read(seg).unwrap(), bytes, "nothing may be cut");
+}
+
 #[tokio::test]
 async fn a_damaged_entry_in_the_last_segment_without_a_hole_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -502,12 +510,7 @@ async fn a_damaged_entry_in_the_last_segment_without_a_hole_refuses_to_open() {
     let (seg, intact, mut bytes) = unfinished_group(dir.path());
     // Frame 5 is whole but one byte of its event changed: damage, not a crash.
     bytes[intact + 40] ^= 0x01;
-    fs::write(&seg, &bytes).unwrap();
-    let err = AuditLog::open(config(dir.path()))
-        .err()
-        .expect("must refuse");
-    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
-    assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing may be cut");
+    assert_refused_untouched(dir.path(), &seg, &bytes);
 }
 
 /// No checkpoint covers entries 5 and 6 yet; a damaged length word in 5 must still not
@@ -519,12 +522,7 @@ async fn a_damaged_length_is_no_torn_tail_when_the_next_entry_follows() {
     let (seg, intact, mut bytes) = unfinished_group(dir.path());
     let len = u32::from_le_bytes(bytes[intact..intact + 4].try_into().unwrap());
     bytes[intact..intact + 4].copy_from_slice(&(len + 6_000).to_le_bytes());
-    fs::write(&seg, &bytes).unwrap();
-    let err = AuditLog::open(config(dir.path()))
-        .err()
-        .expect("must refuse");
-    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
-    assert_eq!(fs::read(&seg).unwrap(), bytes, "nothing may be cut");
+    assert_refused_untouched(dir.path(), &seg, &bytes);
 }
 
 #[tokio::test]

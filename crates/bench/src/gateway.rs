@@ -55,6 +55,8 @@ enum AuditMode {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
+    // Before anyone can see the process is ready (see `StopSignal`).
+    let stop = portcullis::StopSignal::watch();
     let unlimited = RateLimit {
         per_second: 1_000_000,
         burst: 1_000_000,
@@ -126,7 +128,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         .and_then(|()| std::fs::rename(&partial, &file))
         .map_err(|e| format!("{}: {e}", file.display()))?;
     eprintln!("gateway ready: {}", file.display());
-    portcullis::wait_for_signal().await;
+    stop.received().await;
     running.shutdown().await;
     Ok(())
 }

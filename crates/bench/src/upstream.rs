@@ -30,6 +30,8 @@ pub struct Args {
 const ACCOUNT_JSON: &[u8] = include_bytes!("../../gateway/benches/account.json");
 
 pub async fn run(args: Args) -> Result<(), String> {
+    // Before anyone can see the process is ready (see `StopSignal`).
+    let stop = portcullis::StopSignal::watch();
     let body = Bytes::from_static(ACCOUNT_JSON);
     let plain = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -49,7 +51,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("{addr}: {e}"))?;
         tasks.push(tokio::spawn(accept(listener, Some(tls), body)));
     }
-    portcullis::wait_for_signal().await;
+    stop.received().await;
     for task in tasks {
         task.abort();
     }

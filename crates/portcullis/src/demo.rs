@@ -472,6 +472,8 @@ pub async fn run(
     dir: Option<PathBuf>,
     audit_acknowledge: portcullis_audit::Acknowledge,
 ) -> Result<(), String> {
+    // Before demo.json appears: whoever waits for it may signal at once.
+    let stop = crate::StopSignal::watch();
     let dir = match dir {
         Some(d) => d,
         None => {
@@ -489,7 +491,7 @@ pub async fn run(
     })
     .await?;
     println!("{}", walkthrough(&demo));
-    crate::wait_for_signal().await;
+    stop.received().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

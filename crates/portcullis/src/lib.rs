@@ -10,19 +10,45 @@ pub mod config;
 pub mod demo;
 pub mod token_cmd;
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGINT and SIGTERM, watched from the moment this is made. Make it before telling
+/// anyone the process is ready (demo.json, bench.json, a listening socket): until the
+/// watch is installed, a signal takes its default action and kills the process at once,
+/// skipping the shutdown that closes the audit log (seen as a flaky test that stopped
+/// the demo right after demo.json appeared).
+pub struct StopSignal {
+    term: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    /// Installs the watch; call inside the runtime.
+    pub fn watch() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind)
+                .map_err(|e| tracing::warn!(error = %e, "cannot watch {name}"))
+                .ok()
+        };
+        Self {
+            term: install(SignalKind::terminate(), "SIGTERM"),
+            interrupt: install(SignalKind::interrupt(), "SIGINT"),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    }
+
+    /// Resolves on the first SIGINT or SIGTERM since [`Self::watch`].
+    pub async fn received(mut self) {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.term) => {}
+            () = next(&mut self.interrupt) => {}
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use portcullis::admin_cli::{self, Resource};
-use portcullis::{app, audit_cmd, config, demo, token_cmd, wait_for_signal};
+use portcullis::{app, audit_cmd, config, demo, token_cmd, StopSignal};
 use portcullis_core::SystemClock;
 
 #[derive(Parser)]
@@ -152,6 +152,8 @@ async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
         println!("{}: configuration is valid", path.display());
         return Ok(());
     }
+    // Before the listeners open: a signal from then on stops the process cleanly.
+    let stop = StopSignal::watch();
     let running = app::start(&config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
@@ -165,7 +167,7 @@ async fn serve(path: PathBuf, check: bool) -> Result<(), String> {
     // file needs a restart, and a file that no longer validates changes nothing.
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
-    let stop = wait_for_signal();
+    let stop = stop.received();
     tokio::pin!(stop);
     loop {
         tokio::select! {
