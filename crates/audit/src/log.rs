@@ -26,7 +26,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIGNING_KEY_FILE};
 use crate::event::AuditEvent;
 use crate::merkle::{Frontier, Hash};
-use crate::segment::{list_segments, read_segment, segment_path, unwritten_sector_at, ReadProblem};
+use crate::segment::{
+    data_end, list_segments, read_segment, segment_path, unwritten_sector_at, ReadProblem,
+};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
 use writer::{Flusher, Publisher, Shared, Syncer, Tail};
@@ -520,10 +522,7 @@ fn open_segment(path: &Path) -> Result<File, AuditError> {
 fn keep_debris(segment: &Path, from: u64) -> Result<PathBuf, AuditError> {
     let bytes = fs::read(segment).map_err(io_err(segment))?;
     let start = (from as usize).min(bytes.len());
-    let data_end = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(start, |last| last + 1);
+    let data_end = data_end(&bytes);
     let mut name = segment.as_os_str().to_owned();
     name.push(format!(".debris-{from}"));
     let debris = PathBuf::from(name);

@@ -111,11 +111,7 @@ pub fn unwritten_sector_at(bytes: &[u8], offset: usize) -> bool {
         return true;
     }
     // Zeros with data after them: the preallocated space after the data is no hole.
-    let data_end = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |last| last + 1);
-    let end = (offset + 4 + len + 32).min(data_end);
+    let end = (offset + 4 + len + 32).min(data_end(bytes));
     let first_whole = offset.div_ceil(SECTOR_BYTES) * SECTOR_BYTES;
     (first_whole..end)
         .step_by(SECTOR_BYTES)
@@ -123,16 +119,21 @@ pub fn unwritten_sector_at(bytes: &[u8], offset: usize) -> bool {
         .any(|sector| sector.len() == SECTOR_BYTES && sector.iter().all(|&b| b == 0))
 }
 
+/// Where a segment's data ends: past its last non-zero byte is preallocated space, or
+/// nothing.
+pub fn data_end(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1)
+}
+
 /// [`read_segment`] over a segment's bytes.
 pub fn parse_segment(
     bytes: &[u8],
     mut each: impl FnMut(Frame) -> Result<(), String>,
 ) -> (u64, Option<ReadProblem>) {
-    // Past the last non-zero byte is preallocated space, or nothing.
-    let data_end = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |last| last + 1);
+    let data_end = data_end(bytes);
     let mut offset = 0usize;
     let mut last_index = None;
     while offset < data_end {

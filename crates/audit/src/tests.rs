@@ -329,6 +329,15 @@ async fn reservations_run_out_instead_of_dropping_entries() {
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 3);
 }
 
+/// Recovery kept entries 0..5 and nothing after: the next entry is 5, and the log, once
+/// closed, verifies with six.
+async fn assert_recovers_with_five(dir: &Path) {
+    let log = AuditLog::open(config(dir)).unwrap();
+    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
+    log.close();
+    assert_eq!(verify_dir(dir, None, None).unwrap().entries, 6);
+}
+
 #[tokio::test]
 async fn a_torn_tail_from_a_crash_is_removed_on_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -340,10 +349,7 @@ async fn a_torn_tail_from_a_crash_is_removed_on_open() {
     bytes.extend_from_slice(&partial[..partial.len() - 10]);
     fs::write(&seg, &bytes).unwrap();
     assert_fails(dir.path(), "incomplete");
-    let log = AuditLog::open(config(dir.path())).unwrap();
-    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
-    log.close();
-    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);
+    assert_recovers_with_five(dir.path()).await;
 }
 
 /// Bytes of the frames at the start of `bytes`.
@@ -431,10 +437,7 @@ async fn a_frame_cut_short_in_preallocated_space_is_a_torn_tail() {
     write_log(dir.path(), 5).await;
     with_zero_fill(dir.path(), true);
     assert_fails(dir.path(), "incomplete");
-    let log = AuditLog::open(config(dir.path())).unwrap();
-    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
-    log.close();
-    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);
+    assert_recovers_with_five(dir.path()).await;
 }
 
 #[tokio::test]
@@ -483,10 +486,7 @@ async fn after_a_power_cut_a_hole_in_the_last_group_is_cut_and_kept_aside() {
     bytes[hole..hole + 512].fill(0);
     fs::write(&seg, &bytes).unwrap();
     assert_fails(dir.path(), "entry 5");
-    let log = AuditLog::open(config(dir.path())).unwrap();
-    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
-    log.close();
-    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 6);
+    assert_recovers_with_five(dir.path()).await;
     let debris = dir.path().join(format!(
         "{}.debris-{intact}",
         seg.file_name().unwrap().to_str().unwrap()

@@ -539,9 +539,12 @@ impl Syncer {
             last_sync = Instant::now();
             if !leaves.is_empty() {
                 // Every entry taken was written before this fsync starts, to this file or
-                // to an earlier one that rotation already made durable.
-                if let Err(e) = file.sync_data() {
-                    fatal("fsync", &path, &e);
+                // to an earlier one that rotation already made durable. At close, sealing
+                // the segment above already made it durable.
+                if !closing {
+                    if let Err(e) = file.sync_data() {
+                        fatal("fsync", &path, &e);
+                    }
                 }
                 {
                     let mut committed = self

@@ -25,6 +25,7 @@ fn a_minimal_config_is_valid_with_documented_defaults() {
     let c = parse(GOOD).unwrap();
     let env = &c.environments[0];
     assert_eq!(env.token_lifetime_seconds, 300);
+    assert_eq!(env.upstream_max_connections, 1024);
     assert_eq!(env.client_certificates, ClientCertificates::Optional);
     assert_eq!(c.limits.max_body_bytes, 1024 * 1024);
     assert!(c.store_url().starts_with("sqlite://"));
@@ -301,5 +302,31 @@ fn monitor_settings_are_checked_and_named() {
             .unwrap_err()
             .to_string();
         assert!(err.contains(expected), "{section}: {err}");
+    }
+}
+
+#[test]
+fn the_upstream_connection_limit_is_checked_and_named() {
+    for (value, ok) in [("0", false), ("1", true), ("65536", true), ("65537", false)] {
+        let text = GOOD.replace(
+            "upstream_url = \"builtin:sandbox-bank\"",
+            &format!("upstream_url = \"builtin:sandbox-bank\"\nupstream_max_connections = {value}"),
+        );
+        match parse(&text) {
+            Ok(c) => {
+                assert!(ok, "{value} accepted");
+                assert_eq!(
+                    c.environments[0].upstream_max_connections.to_string(),
+                    value
+                );
+            }
+            Err(e) => {
+                assert!(!ok, "{value} refused: {e}");
+                let expected = format!(
+                    "environments[0].upstream_max_connections: {value} is outside 1..=65536"
+                );
+                assert!(e.to_string().contains(&expected), "{e}");
+            }
+        }
     }
 }
