@@ -7,7 +7,7 @@ use portcullis_audit::segment::{encode_frame, parse_segment};
 
 fuzz_target!(|bytes: &[u8]| {
     let mut reencoded = Vec::new();
-    let (intact, problem) = parse_segment(bytes, |frame| {
+    let (intact, problem) = parse_segment(bytes, Some(0), |frame| {
         assert_eq!(frame.offset as usize, reencoded.len());
         let leaf = encode_frame(frame.index, &frame.event_json, &mut reencoded);
         assert_eq!(leaf, frame.leaf);

@@ -13,6 +13,7 @@
 pub(crate) mod tree;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIGNING_KEY_FILE};
-use crate::event::AuditEvent;
+use crate::event::{AuditEvent, EventKind};
 use crate::merkle::{Frontier, Hash};
 use crate::segment::{
-    data_end, list_segments, read_segment, segment_path, unwritten_sector_at, ReadProblem,
+    data_end, first_index_of, list_segments, read_segment, segment_path, unwritten_sector_at,
+    ReadProblem,
 };
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
@@ -337,13 +339,30 @@ impl AuditLog {
                 });
             }
         }
+        // What recovery cut, for the entry that records it once the log is open.
+        let mut recovery = None;
         if let Some((path, offset, good_len, hole)) = torn_tail {
-            if hole {
-                let debris = keep_debris(&path, good_len)?;
+            let bytes = fs::read(&path).map_err(io_err(&path))?;
+            let cut = data_end(&bytes).saturating_sub(good_len as usize);
+            let file_name = |p: &Path| {
+                p.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            };
+            let mut target = BTreeMap::from([
+                ("segment".to_string(), file_name(&path)),
+                ("offset".to_string(), offset.to_string()),
+                ("bytes_cut".to_string(), cut.to_string()),
+            ]);
+            let reason = if hole {
+                let debris = keep_debris(&path, &bytes, good_len)?;
                 tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); nothing in it was acknowledged; its bytes are kept aside and cut from the log");
+                target.insert("debris".to_string(), file_name(&debris));
+                "unfinished_write_with_hole"
             } else {
                 tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
-            }
+                "unfinished_write"
+            };
+            recovery = Some((target, reason));
             let f = OpenOptions::new()
                 .write(true)
                 .open(&path)
@@ -413,6 +432,22 @@ impl AuditLog {
             last_checkpoint_at: Instant::now(),
             recovered: Some(recovered),
         };
+        // The log says itself where it was repaired: an auditor reading it learns that
+        // bytes were cut, where, and why, without the process's own log lines. Written
+        // before any other entry; the syncer fsyncs it with the first group.
+        if let Some((target, reason)) = recovery {
+            let mut event = AuditEvent::by_admin(
+                now_ms(),
+                EventKind::AdminChange,
+                RECOVERY_ACTOR,
+                "audit.recover",
+                target,
+            );
+            event.reason = reason.to_string();
+            let json = serde_json::to_vec(&event).map_err(|e| io_err(&dir)(e.into()))?;
+            shared.arriving.fetch_add(1, Ordering::SeqCst);
+            shared.append(&json, true, false)?;
+        }
         sync_dir(&dir)?;
         shared.durable.start_relay();
         Flusher::start(&shared);
@@ -505,6 +540,16 @@ impl Drop for AuditLog {
     }
 }
 
+/// Who the entry recording a recovery names as acting.
+pub const RECOVERY_ACTOR: &str = "system:audit-recovery";
+
+/// Milliseconds since the Unix epoch, for entries and checkpoints the log writes itself.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The segment to write, at offsets: frames go where the last one ended, over the zeros
 /// preallocated after it (so not in append mode).
 fn open_segment(path: &Path) -> Result<File, AuditError> {
@@ -519,10 +564,9 @@ fn open_segment(path: &Path) -> Result<File, AuditError> {
 /// Copies a segment's bytes from `from` on to a file beside it, durably, before recovery
 /// cuts them: what a power cut left is evidence, not garbage. Its name does not end in
 /// `.seg`, so no reader takes it for part of the log.
-fn keep_debris(segment: &Path, from: u64) -> Result<PathBuf, AuditError> {
-    let bytes = fs::read(segment).map_err(io_err(segment))?;
+fn keep_debris(segment: &Path, bytes: &[u8], from: u64) -> Result<PathBuf, AuditError> {
     let start = (from as usize).min(bytes.len());
-    let data_end = data_end(&bytes);
+    let data_end = data_end(bytes);
     let mut name = segment.as_os_str().to_owned();
     name.push(format!(".debris-{from}"));
     let debris = PathBuf::from(name);
@@ -550,10 +594,6 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
 }
 
 /// The first entry's index, from a segment file's name.
-fn first_index_of(segment: &Path) -> Option<u64> {
-    segment.file_stem()?.to_str()?.parse().ok()
-}
-
 fn last_checkpoint(path: &Path) -> Option<Checkpoint> {
     let text = fs::read_to_string(path).ok()?;
     text.lines()

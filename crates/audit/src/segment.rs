@@ -37,6 +37,11 @@ pub fn segment_path(dir: &Path, first_index: u64) -> PathBuf {
     dir.join(format!("{first_index:020}.{SEGMENT_EXTENSION}"))
 }
 
+/// The index of a segment's first entry, from its file name.
+pub fn first_index_of(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.parse().ok()
+}
+
 /// Every segment in `dir`, in order of their first index.
 pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut segments = Vec::new();
@@ -48,11 +53,7 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         if path.extension().and_then(|e| e.to_str()) != Some(SEGMENT_EXTENSION) {
             continue;
         }
-        if let Some(first) = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.parse().ok())
-        {
+        if let Some(first) = first_index_of(&path) {
             segments.push((first, path));
         }
     }
@@ -89,7 +90,7 @@ pub fn read_segment(
 ) -> io::Result<(u64, Option<ReadProblem>)> {
     let mut bytes = Vec::new();
     fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(parse_segment(&bytes, each))
+    Ok(parse_segment(&bytes, first_index_of(path), each))
 }
 
 /// The size of the unit a disk writes whole; after a power cut each one holds its old
@@ -128,14 +129,18 @@ pub fn data_end(bytes: &[u8]) -> usize {
         .map_or(0, |last| last + 1)
 }
 
-/// [`read_segment`] over a segment's bytes.
+/// [`read_segment`] over a segment's bytes. `first_index`, from the segment's name, is
+/// the index its first frame should carry: it lets a damaged length word in the first
+/// frame be told from a torn tail, as the index of the frame before does for later ones.
 pub fn parse_segment(
     bytes: &[u8],
+    first_index: Option<u64>,
     mut each: impl FnMut(Frame) -> Result<(), String>,
 ) -> (u64, Option<ReadProblem>) {
     let data_end = data_end(bytes);
     let mut offset = 0usize;
-    let mut last_index = None;
+    // The index the frame at `offset` should carry, when known.
+    let mut expected_index = first_index;
     while offset < data_end {
         let at = offset as u64;
         let Some(len_bytes) = bytes.get(offset..offset + 4) else {
@@ -148,8 +153,9 @@ pub fn parse_segment(
         // frame's length was damaged, and recovery must not cut what follows.
         let torn = |frame_end: usize| {
             frame_end > data_end
-                && !last_index
-                    .is_some_and(|last: u64| intact_frame_after(bytes, offset, data_end, last + 2))
+                && !expected_index
+                    .and_then(|this: u64| this.checked_add(1))
+                    .is_some_and(|next| intact_frame_after(bytes, offset, data_end, next))
         };
         if !(9..=MAX_ENTRY_BYTES).contains(&len) {
             let problem = if torn(offset + 4) {
@@ -197,7 +203,7 @@ pub fn parse_segment(
             event_json: entry[8..].to_vec(),
             leaf,
         };
-        last_index = Some(frame.index);
+        expected_index = frame.index.checked_add(1);
         if let Err(detail) = each(frame) {
             return (at, Some(ReadProblem::Corrupt { offset: at, detail }));
         }
@@ -275,7 +281,7 @@ mod tests {
         segment.resize(frames + 96, 0);
         let check = |bytes: &[u8]| {
             let mut reencoded = Vec::new();
-            let (intact, problem) = parse_segment(bytes, |frame| {
+            let (intact, problem) = parse_segment(bytes, Some(0), |frame| {
                 assert_eq!(frame.offset as usize, reencoded.len());
                 encode_frame(frame.index, &frame.event_json, &mut reencoded);
                 Ok(())
@@ -296,11 +302,10 @@ mod tests {
                 let mut bytes = segment.clone();
                 bytes[at] ^= 1 << bit;
                 let (_, problem) = check(&bytes);
-                // Anywhere before the last frame: damage, which recovery never cuts.
-                // Except the first frame's length word: with no entry before it, a flip
-                // that makes it claim to run into the zeros reads as a torn tail.
-                let in_first_length_word = at < 4;
-                if at < last_frame && !in_first_length_word {
+                // Anywhere before the last frame, the first frame's length word included
+                // (the segment's name gives the index after it): damage, which recovery
+                // never cuts.
+                if at < last_frame {
                     assert!(
                         matches!(problem, Some(ReadProblem::Corrupt { .. })),
                         "bit {bit} of byte {at}: {problem:?}"

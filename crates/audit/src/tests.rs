@@ -329,13 +329,35 @@ async fn reservations_run_out_instead_of_dropping_entries() {
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 3);
 }
 
-/// Recovery kept entries 0..5 and nothing after: the next entry is 5, and the log, once
-/// closed, verifies with six.
-async fn assert_recovers_with_five(dir: &Path) {
+/// Recovery kept entries 0..5 and nothing after, and recorded itself as entry 5 (`why`,
+/// and what it cut); the next entry is 6, and the log, once closed, verifies with seven.
+async fn assert_recovers_with_five(dir: &Path, why: &str) {
     let log = AuditLog::open(config(dir)).unwrap();
-    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
+    assert_eq!(log.append(&event(6)).await.unwrap(), 6);
     log.close();
-    assert_eq!(verify_dir(dir, None, None).unwrap().entries, 6);
+    assert_eq!(verify_dir(dir, None, None).unwrap().entries, 7);
+    let entries = crate::query::query(dir, &crate::query::Filter::default()).unwrap();
+    let recorded = &entries[5];
+    assert_eq!(recorded.index, 5);
+    assert_eq!(recorded.event.action, "audit.recover");
+    assert_eq!(recorded.event.kind, crate::EventKind::AdminChange);
+    assert_eq!(
+        recorded.event.actor.admin.as_deref(),
+        Some(crate::log::RECOVERY_ACTOR)
+    );
+    assert_eq!(recorded.event.reason, why);
+    let target = &recorded.event.target;
+    assert!(target["segment"].ends_with(".seg"), "{target:?}");
+    assert!(
+        target["bytes_cut"].parse::<u64>().unwrap() > 0,
+        "{target:?}"
+    );
+    assert_eq!(
+        target.contains_key("debris"),
+        why == "unfinished_write_with_hole",
+        "{target:?}"
+    );
+    assert_eq!(entries[6].event, event(6));
 }
 
 #[tokio::test]
@@ -349,7 +371,7 @@ async fn a_torn_tail_from_a_crash_is_removed_on_open() {
     bytes.extend_from_slice(&partial[..partial.len() - 10]);
     fs::write(&seg, &bytes).unwrap();
     assert_fails(dir.path(), "incomplete");
-    assert_recovers_with_five(dir.path()).await;
+    assert_recovers_with_five(dir.path(), "unfinished_write").await;
 }
 
 /// Bytes of the frames at the start of `bytes`.
@@ -437,7 +459,7 @@ async fn a_frame_cut_short_in_preallocated_space_is_a_torn_tail() {
     write_log(dir.path(), 5).await;
     with_zero_fill(dir.path(), true);
     assert_fails(dir.path(), "incomplete");
-    assert_recovers_with_five(dir.path()).await;
+    assert_recovers_with_five(dir.path(), "unfinished_write").await;
 }
 
 #[tokio::test]
@@ -486,7 +508,7 @@ async fn after_a_power_cut_a_hole_in_the_last_group_is_cut_and_kept_aside() {
     bytes[hole..hole + 512].fill(0);
     fs::write(&seg, &bytes).unwrap();
     assert_fails(dir.path(), "entry 5");
-    assert_recovers_with_five(dir.path()).await;
+    assert_recovers_with_five(dir.path(), "unfinished_write_with_hole").await;
     let debris = dir.path().join(format!(
         "{}.debris-{intact}",
         seg.file_name().unwrap().to_str().unwrap()
@@ -522,6 +544,22 @@ async fn a_damaged_length_is_no_torn_tail_when_the_next_entry_follows() {
     let (seg, intact, mut bytes) = unfinished_group(dir.path());
     let len = u32::from_le_bytes(bytes[intact..intact + 4].try_into().unwrap());
     bytes[intact..intact + 4].copy_from_slice(&(len + 6_000).to_le_bytes());
+    assert_refused_untouched(dir.path(), &seg, &bytes);
+}
+
+/// The same in a segment's first frame, which has no entry before it: the segment's name
+/// gives the index the entry after it must carry.
+#[test]
+fn a_damaged_length_in_a_segments_first_frame_is_no_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path()).unwrap();
+    let seg = crate::segment::segment_path(dir.path(), 0);
+    let mut bytes = Vec::new();
+    encode_frame(0, &serde_json::to_vec(&event(0)).unwrap(), &mut bytes);
+    encode_frame(1, &serde_json::to_vec(&event(1)).unwrap(), &mut bytes);
+    bytes.resize(bytes.len() + 8192, 0);
+    let len = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+    bytes[..4].copy_from_slice(&(len + 6_000).to_le_bytes());
     assert_refused_untouched(dir.path(), &seg, &bytes);
 }
 

@@ -614,11 +614,7 @@ impl Syncer {
         if !force && self.last_checkpoint_at.elapsed() < self.checkpoint_interval {
             return;
         }
-        let time_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let checkpoint = Checkpoint::sign(&self.key, size, &root, time_ms);
+        let checkpoint = Checkpoint::sign(&self.key, size, &root, super::now_ms());
         let path = self.dir.join(CHECKPOINTS_FILE);
         let line = match serde_json::to_string(&checkpoint) {
             Ok(l) => l + "\n",
