@@ -15,7 +15,7 @@ mod verify;
 pub use event::{Actor, AuditEvent, Decision, EventKind, TraceIds};
 pub use log::{
     Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, ConsistencyProof,
-    InclusionProof, ProofError, Slot, TreeView, RECOVERY_ACTOR,
+    InclusionProof, ProofError, Slot, TreeView, RECOVERY_ACTION, RECOVERY_ACTOR,
 };
 pub use verify::{verify_dir, VerifyError, VerifyReport};
 

@@ -339,30 +339,43 @@ impl AuditLog {
                 });
             }
         }
-        // What recovery cut, for the entry that records it once the log is open.
-        let mut recovery = None;
         if let Some((path, offset, good_len, hole)) = torn_tail {
             let bytes = fs::read(&path).map_err(io_err(&path))?;
-            let cut = data_end(&bytes).saturating_sub(good_len as usize);
+            // Evidence first, then the intent to record the repair, both durable, and only
+            // then the cut: a crash anywhere in between leaves the repair to be recorded
+            // by the next open, never done without a record.
+            let debris = keep_debris(&path, &bytes, good_len)?;
             let file_name = |p: &Path| {
                 p.file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             };
-            let mut target = BTreeMap::from([
+            let target = BTreeMap::from([
                 ("segment".to_string(), file_name(&path)),
                 ("offset".to_string(), offset.to_string()),
-                ("bytes_cut".to_string(), cut.to_string()),
+                (
+                    "bytes_cut".to_string(),
+                    data_end(&bytes)
+                        .saturating_sub(good_len as usize)
+                        .to_string(),
+                ),
+                ("debris".to_string(), file_name(&debris)),
             ]);
             let reason = if hole {
-                let debris = keep_debris(&path, &bytes, good_len)?;
                 tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); nothing in it was acknowledged; its bytes are kept aside and cut from the log");
-                target.insert("debris".to_string(), file_name(&debris));
                 "unfinished_write_with_hole"
             } else {
-                tracing::warn!(segment = %path.display(), offset, "audit log ends in a partial entry from a crash; removing it");
+                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in a partial entry from a crash; nothing in it was acknowledged; its bytes are kept aside and cut from the log");
                 "unfinished_write"
             };
-            recovery = Some((target, reason));
+            let mut event = AuditEvent::by_admin(
+                now_ms(),
+                EventKind::AdminChange,
+                RECOVERY_ACTOR,
+                RECOVERY_ACTION,
+                target,
+            );
+            event.reason = reason.to_string();
+            write_unrecorded_repair(&dir, &event)?;
             let f = OpenOptions::new()
                 .write(true)
                 .open(&path)
@@ -433,21 +446,9 @@ impl AuditLog {
             recovered: Some(recovered),
         };
         // The log says itself where it was repaired: an auditor reading it learns that
-        // bytes were cut, where, and why, without the process's own log lines. Written
-        // before any other entry; the syncer fsyncs it with the first group.
-        if let Some((target, reason)) = recovery {
-            let mut event = AuditEvent::by_admin(
-                now_ms(),
-                EventKind::AdminChange,
-                RECOVERY_ACTOR,
-                "audit.recover",
-                target,
-            );
-            event.reason = reason.to_string();
-            let json = serde_json::to_vec(&event).map_err(|e| io_err(&dir)(e.into()))?;
-            shared.arriving.fetch_add(1, Ordering::SeqCst);
-            shared.append(&json, true, false)?;
-        }
+        // bytes were cut, where, and why, without the process's own log lines. Before any
+        // other entry, and durable before the log opens.
+        record_repairs(&dir, &shared)?;
         sync_dir(&dir)?;
         shared.durable.start_relay();
         Flusher::start(&shared);
@@ -562,28 +563,96 @@ fn open_segment(path: &Path) -> Result<File, AuditError> {
 }
 
 /// Copies a segment's bytes from `from` on to a file beside it, durably, before recovery
-/// cuts them: what a power cut left is evidence, not garbage. Its name does not end in
-/// `.seg`, so no reader takes it for part of the log.
+/// cuts them: what a crash left is evidence, not garbage. Its name does not end in `.seg`,
+/// so no reader takes it for part of the log; an earlier one is never overwritten (a
+/// second crash can leave debris at the same offset).
 fn keep_debris(segment: &Path, bytes: &[u8], from: u64) -> Result<PathBuf, AuditError> {
     let start = (from as usize).min(bytes.len());
     let data_end = data_end(bytes);
-    let mut name = segment.as_os_str().to_owned();
-    name.push(format!(".debris-{from}"));
-    let debris = PathBuf::from(name);
-    OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&debris)
-        .and_then(|mut f| {
-            f.write_all(&bytes[start..data_end.max(start)])?;
-            f.sync_all()
-        })
+    let (debris, mut file) = create_unique(segment, &format!(".debris-{from}"))?;
+    file.write_all(&bytes[start..data_end.max(start)])
+        .and_then(|()| file.sync_all())
         .map_err(io_err(&debris))?;
     if let Some(dir) = segment.parent() {
         sync_dir(dir)?;
     }
     Ok(debris)
+}
+
+/// Creates `<beside><suffix>`, or `<beside><suffix>-2`, `-3`... if taken.
+fn create_unique(beside: &Path, suffix: &str) -> Result<(PathBuf, File), AuditError> {
+    let mut attempt = 1u32;
+    loop {
+        let mut name = beside.as_os_str().to_owned();
+        name.push(suffix);
+        if attempt > 1 {
+            name.push(format!("-{attempt}"));
+        }
+        let path = PathBuf::from(name);
+        match OpenOptions::new().create_new(true).write(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 1000 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+    }
+}
+
+/// The action of the entry a recovery records.
+pub const RECOVERY_ACTION: &str = "audit.recover";
+/// A repair made but not yet recorded in the log: the entry to append, as JSON.
+const UNRECORDED_REPAIR_EXTENSION: &str = "unrecorded-repair";
+
+/// Writes the entry that will record a repair, durably, before the repair is made.
+fn write_unrecorded_repair(dir: &Path, event: &AuditEvent) -> Result<(), AuditError> {
+    let json = serde_json::to_vec(event).map_err(|e| io_err(dir)(e.into()))?;
+    let (path, mut file) = create_unique(
+        &dir.join(format!("{}", event.time_ms)),
+        &format!(".{UNRECORDED_REPAIR_EXTENSION}"),
+    )?;
+    file.write_all(&json)
+        .and_then(|()| file.sync_all())
+        .map_err(io_err(&path))?;
+    sync_dir(dir)
+}
+
+/// Appends the entry of every repair not yet recorded (this open's, or one a crash kept
+/// an earlier open from recording), makes them durable, and only then forgets them. A
+/// crash before that records them again: a repair may be recorded twice, never not at all.
+fn record_repairs(dir: &Path, shared: &Shared) -> Result<(), AuditError> {
+    let mut unrecorded: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == UNRECORDED_REPAIR_EXTENSION)
+        })
+        .collect();
+    if unrecorded.is_empty() {
+        return Ok(());
+    }
+    unrecorded.sort();
+    for path in &unrecorded {
+        let json = fs::read(path).map_err(io_err(path))?;
+        // Only a well-formed entry is appended: the file sits in the log's directory, and
+        // the log must not take arbitrary bytes from it.
+        let event: AuditEvent = serde_json::from_slice(&json).map_err(|e| AuditError::Corrupt {
+            path: path.display().to_string(),
+            offset: 0,
+            detail: format!("an unrecorded repair that is not an audit entry: {e}"),
+        })?;
+        let json = serde_json::to_vec(&event).map_err(|e| io_err(path)(e.into()))?;
+        shared.arriving.fetch_add(1, Ordering::SeqCst);
+        // As a durable appender: never refused for load, and committed at once.
+        shared.append(&json, true, true)?;
+    }
+    let segment = shared.tail().segment.clone();
+    segment.sync_data().map_err(io_err(dir))?;
+    for path in &unrecorded {
+        fs::remove_file(path).map_err(io_err(path))?;
+    }
+    sync_dir(dir)
 }
 
 /// Makes a new file's directory entry durable.
@@ -593,7 +662,6 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
         .map_err(io_err(dir))
 }
 
-/// The first entry's index, from a segment file's name.
 fn last_checkpoint(path: &Path) -> Option<Checkpoint> {
     let text = fs::read_to_string(path).ok()?;
     text.lines()

@@ -108,7 +108,7 @@ pub fn scan(
                         });
                     }
                 }
-                *next = frame.index + 1;
+                *next = frame.index.saturating_add(1);
                 Ok(())
             })
         };

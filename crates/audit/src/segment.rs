@@ -293,6 +293,21 @@ mod tests {
             (intact, problem)
         };
         assert_eq!(check(&segment), (frames as u64, None));
+        // A name that does not parse, or the largest index, gives no protection, and no
+        // panic: a damaged first length word then reads as a torn tail, as it did before
+        // the name was consulted.
+        let mut long_first = segment.clone();
+        long_first[2] ^= 0x01;
+        for first_index in [None, Some(u64::MAX)] {
+            assert_eq!(
+                parse_segment(&segment, first_index, |_| Ok(())),
+                (frames as u64, None)
+            );
+            assert_eq!(
+                parse_segment(&long_first, first_index, |_| Ok(())),
+                (0, Some(ReadProblem::TornTail { offset: 0 }))
+            );
+        }
         for cut in 0..segment.len() {
             check(&segment[..cut]);
         }

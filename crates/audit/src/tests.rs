@@ -330,8 +330,16 @@ async fn reservations_run_out_instead_of_dropping_entries() {
 }
 
 /// Recovery kept entries 0..5 and nothing after, and recorded itself as entry 5 (`why`,
-/// and what it cut); the next entry is 6, and the log, once closed, verifies with seven.
+/// where it cut, how much, and the file that keeps the cut bytes); the next entry is 6,
+/// and the log, once closed, verifies with seven.
 async fn assert_recovers_with_five(dir: &Path, why: &str) {
+    let seg = only_segment(dir);
+    let before = fs::read(&seg).unwrap();
+    let (intact, _) = crate::segment::parse_segment(&before, Some(0), |_| Ok(()));
+    let intact = intact as usize;
+    let data_end = crate::segment::data_end(&before);
+    assert!(data_end > intact, "nothing to recover");
+
     let log = AuditLog::open(config(dir)).unwrap();
     assert_eq!(log.append(&event(6)).await.unwrap(), 6);
     log.close();
@@ -339,25 +347,73 @@ async fn assert_recovers_with_five(dir: &Path, why: &str) {
     let entries = crate::query::query(dir, &crate::query::Filter::default()).unwrap();
     let recorded = &entries[5];
     assert_eq!(recorded.index, 5);
-    assert_eq!(recorded.event.action, "audit.recover");
+    assert_eq!(recorded.event.action, crate::RECOVERY_ACTION);
     assert_eq!(recorded.event.kind, crate::EventKind::AdminChange);
     assert_eq!(
         recorded.event.actor.admin.as_deref(),
-        Some(crate::log::RECOVERY_ACTOR)
+        Some(crate::RECOVERY_ACTOR)
     );
     assert_eq!(recorded.event.reason, why);
     let target = &recorded.event.target;
-    assert!(target["segment"].ends_with(".seg"), "{target:?}");
-    assert!(
-        target["bytes_cut"].parse::<u64>().unwrap() > 0,
-        "{target:?}"
-    );
     assert_eq!(
-        target.contains_key("debris"),
-        why == "unfinished_write_with_hole",
-        "{target:?}"
+        target["segment"],
+        seg.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(target["offset"], intact.to_string());
+    assert_eq!(target["bytes_cut"], (data_end - intact).to_string());
+    assert_eq!(
+        fs::read(dir.join(&target["debris"])).unwrap(),
+        &before[intact..data_end],
+        "the debris file keeps exactly the bytes cut"
     );
     assert_eq!(entries[6].event, event(6));
+    assert!(unrecorded_repairs(dir).is_empty());
+}
+
+fn unrecorded_repairs(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "unrecorded-repair"))
+        .collect()
+}
+
+/// A crash after a repair was made but before its entry was durable: the next open finds
+/// the repair's intent file and records it then, before any other entry.
+#[tokio::test]
+async fn a_repair_a_crash_kept_from_the_log_is_recorded_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 5).await;
+    let mut repair = AuditEvent::by_admin(
+        1_800_000_000_000,
+        crate::EventKind::AdminChange,
+        crate::RECOVERY_ACTOR,
+        crate::RECOVERY_ACTION,
+        [("offset".to_string(), "1234".to_string())].into(),
+    );
+    repair.reason = "unfinished_write".into();
+    fs::write(
+        dir.path().join("1800000000000.unrecorded-repair"),
+        serde_json::to_vec(&repair).unwrap(),
+    )
+    .unwrap();
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    assert!(unrecorded_repairs(dir.path()).is_empty());
+    assert_eq!(log.append(&event(6)).await.unwrap(), 6);
+    drop(log);
+    let entries = crate::query::query(dir.path(), &crate::query::Filter::default()).unwrap();
+    assert_eq!(entries[5].event, repair);
+    // Not an audit entry: refused, and kept for whoever investigates.
+    fs::write(
+        dir.path().join("1800000000001.unrecorded-repair"),
+        b"{\"not\":1}",
+    )
+    .unwrap();
+    let err = AuditLog::open(config(dir.path()))
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("not an audit entry"), "{err}");
+    assert_eq!(unrecorded_repairs(dir.path()).len(), 1);
 }
 
 #[tokio::test]
