@@ -1,69 +1,71 @@
 //! What the upstream is told: the request's identity made explicit and nothing the client
 //! claims about itself passed on. The exchange itself is in `upstream`.
 
-use http::header::{HeaderName, CONNECTION};
+use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue};
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Inbound headers the upstream never sees besides those: credentials, what the gateway
+/// sets itself, and what would let the upstream answer with something unfilterable.
+const NOT_FORWARDED: [HeaderName; 7] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::FORWARDED,
+    header::HOST,
+    // The gateway has read the whole body before it forwards: the upstream must not
+    // answer 100 Continue and then read the body as a request of its own.
+    header::EXPECT,
+    // A part of a body cannot be filtered; partners get whole answers.
+    header::RANGE,
+    header::IF_RANGE,
 ];
 
 /// Prefix of the identity headers the gateway sets for the upstream. Any inbound header
 /// with this prefix is removed, so a partner cannot claim another identity.
 pub const IDENTITY_PREFIX: &str = "x-portcullis-";
 
-/// Removes hop-by-hop headers, including any the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+/// Whether an inbound header is dropped whatever the `Connection` header says: hop-by-hop,
+/// not forwarded, or a claim about identity or forwarding that only the gateway makes.
+fn dropped(name: &HeaderName) -> bool {
+    if HOP_BY_HOP.contains(name) || NOT_FORWARDED.contains(name) {
+        return true;
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+    let name = name.as_str();
+    name.starts_with(IDENTITY_PREFIX)
+        || name.starts_with("x-forwarded-")
+        || name == "x-real-ip"
+        || name == "x-request-id"
 }
 
-/// Prepares inbound headers for the upstream: no hop-by-hop headers, no credentials, no
-/// identity or forwarding claims from the client.
+/// Prepares inbound headers for the upstream: no hop-by-hop headers (including any the
+/// `Connection` header names), no credentials, no identity or forwarding claims from the
+/// client. One pass over the request's headers: a lookup per name the gateway drops cost
+/// more than the few headers a request has.
 pub fn sanitize_request_headers(headers: &mut HeaderMap) {
-    strip_hop_by_hop(headers);
-    headers.remove(http::header::AUTHORIZATION);
-    headers.remove(http::header::COOKIE);
-    headers.remove(http::header::FORWARDED);
-    headers.remove(http::header::HOST);
-    // The gateway has read the whole body before it forwards: the upstream must not
-    // answer 100 Continue and then read the body as a request of its own.
-    headers.remove(http::header::EXPECT);
-    // A part of a body cannot be filtered; partners get whole answers.
-    headers.remove(http::header::RANGE);
-    headers.remove(http::header::IF_RANGE);
-    let spoofable: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| {
-            let n = n.as_str();
-            n.starts_with(IDENTITY_PREFIX)
-                || n.starts_with("x-forwarded-")
-                || n == "x-real-ip"
-                || n == "x-request-id"
-        })
-        .cloned()
-        .collect();
-    for name in spoofable {
+    let mut drop: Vec<HeaderName> = headers.keys().filter(|n| dropped(n)).cloned().collect();
+    if headers.contains_key(header::CONNECTION) {
+        drop.extend(
+            headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok()),
+        );
+    }
+    for name in drop {
         headers.remove(name);
     }
 }
@@ -112,6 +114,19 @@ mod tests {
             ("accept", "application/json"),
             ("x-fapi-interaction-id", "abc"),
             ("expect", "100-continue"),
+            ("Proxy-Connection", "keep-alive"),
+            ("TE", "trailers"),
+            ("trailer", "x-sum"),
+            ("upgrade", "h2c"),
+            ("proxy-authorization", "Basic eA=="),
+            ("cookie", "session=1"),
+            ("forwarded", "for=10.0.0.1"),
+            ("host", "bank.example"),
+            ("range", "bytes=0-10"),
+            ("if-range", "\"etag\""),
+            ("x-real-ip", "10.0.0.2"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-portcullis-", "empty suffix"),
         ] {
             h.append(
                 HeaderName::from_bytes(n.as_bytes()).unwrap(),
