@@ -70,7 +70,8 @@ impl<'p> FieldFilter<'p> {
             nodes,
             masker: Masker::new(key),
             root: decide::root_slot(nodes),
-            stack: Vec::new(),
+            // Deep enough for most documents without regrowth.
+            stack: Vec::with_capacity(16),
             expect: Expect::Value,
             pending: Slot::Drop,
             held_key: Vec::new(),

@@ -49,6 +49,11 @@ impl Removals {
             self.truncated = true;
             return;
         }
+        if self.entries.is_empty() {
+            // A response that loses members usually loses several: grow once, not thrice.
+            self.entries.reserve(16);
+            self.keys.reserve(256);
+        }
         let start = self.keys.len();
         self.keys.extend_from_slice(key);
         self.entries.push(Entry {

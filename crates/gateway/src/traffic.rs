@@ -113,7 +113,11 @@ impl Traffic {
         containment: Option<RateLimit>,
         now_us: i64,
     ) -> Result<RateHeaders, Refusal> {
-        let mut headers = RateHeaders::default();
+        // Sized for a credential's and a partner's limit and two quotas: no regrowth.
+        let mut headers = RateHeaders {
+            policy: String::with_capacity(160),
+            state: String::with_capacity(160),
+        };
         let credential_limit = policy.rate_limit.unwrap_or(default_limit);
         let checks = [
             Some((

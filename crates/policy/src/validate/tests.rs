@@ -152,6 +152,15 @@ fn an_openapi_operation_supplies_body_and_query_schemas() {
         assert!(r.is_ok(), "{version} {r:?}");
         let v = s.check_query(Some("dry_run=true")).unwrap_err();
         assert_eq!(v.rule, "required", "{version}");
+        // No query at all is checked too, not waved through as the common case.
+        for empty in [None, Some("")] {
+            let v = s.check_query(empty).unwrap_err();
+            assert_eq!(
+                (v.field.as_str(), v.rule.as_str()),
+                ("query.channel", "required"),
+                "{version}"
+            );
+        }
         let v = s.check_query(Some("channel=api&debug=1")).unwrap_err();
         assert_eq!(v.rule, "additionalProperties", "{version}");
     }
