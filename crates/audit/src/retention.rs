@@ -201,21 +201,25 @@ pub fn apply(
             .map_err(io(dir))?;
         report.entries_pruned = pruned_through - manifest.entries;
     }
-    for path in removable {
-        match archive_dir {
-            Some(archive) => {
-                fs::create_dir_all(archive).map_err(io(archive))?;
-                let target = archive.join(path.file_name().unwrap_or_default());
-                if fs::rename(&path, &target).is_err() {
-                    // Another filesystem: copy, sync, then remove.
-                    fs::copy(&path, &target).map_err(io(&target))?;
-                    fs::File::open(&target)
-                        .and_then(|f| f.sync_all())
-                        .map_err(io(&target))?;
-                    fs::remove_file(&path).map_err(io(&path))?;
+    for segment in removable {
+        // What recovery kept aside from a segment goes with it: the retention period
+        // applies to the evidence of a crash as to the entries around it.
+        for path in debris_of(&segment)?.into_iter().chain([segment]) {
+            match archive_dir {
+                Some(archive) => {
+                    fs::create_dir_all(archive).map_err(io(archive))?;
+                    let target = archive.join(path.file_name().unwrap_or_default());
+                    if fs::rename(&path, &target).is_err() {
+                        // Another filesystem: copy, sync, then remove.
+                        fs::copy(&path, &target).map_err(io(&target))?;
+                        fs::File::open(&target)
+                            .and_then(|f| f.sync_all())
+                            .map_err(io(&target))?;
+                        fs::remove_file(&path).map_err(io(&path))?;
+                    }
                 }
+                None => fs::remove_file(&path).map_err(io(&path))?,
             }
-            None => fs::remove_file(&path).map_err(io(&path))?,
         }
         report.segments_removed += 1;
     }
@@ -225,6 +229,25 @@ pub fn apply(
             .map_err(io(dir))?;
     }
     Ok(report)
+}
+
+/// The debris files recovery kept beside `segment` (`<segment>.debris-<offset>`).
+fn debris_of(segment: &Path) -> Result<Vec<PathBuf>, String> {
+    let (Some(dir), Some(name)) = (segment.parent(), segment.file_name()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}.debris-", name.to_string_lossy());
+    let mut debris = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        {
+            debris.push(path);
+        }
+    }
+    Ok(debris)
 }
 
 /// The audit action that records a prune; its `pruned_through` target binds the pruned

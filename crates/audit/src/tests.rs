@@ -1216,6 +1216,14 @@ mod retention {
         let dir = tempfile::tempdir().unwrap();
         let archive = tempfile::tempdir().unwrap();
         small_segments(dir.path()).await;
+        // Debris recovery kept beside the first segment goes with it; the writer's
+        // segment keeps its own.
+        let segments = list_segments(dir.path()).unwrap();
+        let debris_name =
+            |seg: &Path| format!("{}.debris-96", seg.file_name().unwrap().to_str().unwrap());
+        let (first, last) = (&segments[0].1, &segments.last().unwrap().1);
+        fs::write(dir.path().join(debris_name(first)), b"cut").unwrap();
+        fs::write(dir.path().join(debris_name(last)), b"cut").unwrap();
         let report = prune(dir.path(), T + 100, Some(archive.path()))
             .await
             .unwrap();
@@ -1225,6 +1233,12 @@ mod retention {
             list_segments(archive.path()).unwrap().len(),
             report.segments_removed
         );
+        assert_eq!(
+            fs::read(archive.path().join(debris_name(first))).unwrap(),
+            b"cut"
+        );
+        assert!(!dir.path().join(debris_name(first)).exists());
+        assert!(dir.path().join(debris_name(last)).exists());
         verify_dir(dir.path(), None, None).unwrap();
     }
 }
