@@ -361,10 +361,10 @@ impl AuditLog {
                 ("debris".to_string(), file_name(&debris)),
             ]);
             let reason = if hole {
-                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); nothing in it was acknowledged; its bytes are kept aside and cut from the log");
+                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
                 "unfinished_write_with_hole"
             } else {
-                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in a partial entry from a crash; nothing in it was acknowledged; its bytes are kept aside and cut from the log");
+                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in a partial entry from a crash; its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
                 "unfinished_write"
             };
             let mut event = AuditEvent::by_admin(
