@@ -28,9 +28,10 @@ use crate::checkpoint::{load_or_create_key_at, Checkpoint, CHECKPOINTS_FILE, SIG
 use crate::event::{AuditEvent, EventKind};
 use crate::merkle::{Frontier, Hash};
 use crate::segment::{
-    data_end, first_index_of, list_segments, read_segment, segment_path, unwritten_sector_at,
+    data_end, first_index_of, list_segments, parse_segment, segment_path, unwritten_sector_at,
     ReadProblem,
 };
+use portcullis_core::clock::{Clock, SystemClock};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
 use writer::{Flusher, Publisher, Shared, Syncer, Tail};
@@ -262,9 +263,7 @@ impl AuditLog {
             .filter(|(first, _)| *first >= pruned_count)
             .collect();
         let mut current: Option<(PathBuf, u64)> = None;
-        // The last segment's unfinished write: path, offset, intact length, and whether
-        // data follows a hole in it (kept aside when cut).
-        let mut torn_tail: Option<(PathBuf, u64, u64, bool)> = None;
+        let mut torn_tail: Option<TornTail> = None;
         for (i, (first, path)) in segments.iter().enumerate() {
             if *first != frontier.size() {
                 return Err(AuditError::Corrupt {
@@ -276,7 +275,9 @@ impl AuditLog {
                     ),
                 });
             }
-            let (good_len, problem) = read_segment(path, |frame| {
+            // Read once: recovery needs the last segment's bytes again.
+            let bytes = fs::read(path).map_err(io_err(path))?;
+            let (good_len, problem) = parse_segment(&bytes, Some(*first), |frame| {
                 if frame.index != frontier.size() {
                     return Err(format!(
                         "entry index {} where {} was expected",
@@ -290,22 +291,30 @@ impl AuditLog {
                 };
                 push(&mut frontier, frame.leaf, Some(position));
                 Ok(())
-            })
-            .map_err(io_err(path))?;
+            });
+            let last = i + 1 == segments.len();
             match problem {
                 None => {}
-                Some(ReadProblem::TornTail { offset }) if i + 1 == segments.len() => {
+                Some(ReadProblem::TornTail { .. }) if last => {
                     // Cut only after the checkpoint check below has passed.
-                    torn_tail = Some((path.clone(), offset, good_len, false));
+                    torn_tail = Some(TornTail {
+                        path: path.clone(),
+                        good_len,
+                        bytes,
+                        hole: false,
+                    });
                 }
                 // A power cut during a group's fsync can leave a hole of never-written
                 // sectors before later ones that were written; none of it was acknowledged.
                 Some(ReadProblem::Corrupt { offset, .. })
-                    if i + 1 == segments.len()
-                        && fs::read(path)
-                            .is_ok_and(|bytes| unwritten_sector_at(&bytes, offset as usize)) =>
+                    if last && unwritten_sector_at(&bytes, offset as usize) =>
                 {
-                    torn_tail = Some((path.clone(), offset, good_len, true));
+                    torn_tail = Some(TornTail {
+                        path: path.clone(),
+                        good_len,
+                        bytes,
+                        hole: true,
+                    });
                 }
                 Some(ReadProblem::TornTail { offset }) => {
                     return Err(AuditError::Corrupt {
@@ -339,8 +348,13 @@ impl AuditLog {
                 });
             }
         }
-        if let Some((path, offset, good_len, hole)) = torn_tail {
-            let bytes = fs::read(&path).map_err(io_err(&path))?;
+        if let Some(TornTail {
+            path,
+            good_len,
+            bytes,
+            hole,
+        }) = torn_tail
+        {
             // Evidence first, then the intent to record the repair, both durable, and only
             // then the cut: a crash anywhere in between leaves the repair to be recorded
             // by the next open, never done without a record.
@@ -351,7 +365,7 @@ impl AuditLog {
             };
             let target = BTreeMap::from([
                 ("segment".to_string(), file_name(&path)),
-                ("offset".to_string(), offset.to_string()),
+                ("offset".to_string(), good_len.to_string()),
                 (
                     "bytes_cut".to_string(),
                     data_end(&bytes)
@@ -361,10 +375,10 @@ impl AuditLog {
                 ("debris".to_string(), file_name(&debris)),
             ]);
             let reason = if hole {
-                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
+                tracing::warn!(segment = %path.display(), offset = good_len, debris = %debris.display(), "audit log ends in an unfinished write with a hole (a power cut during an fsync); its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
                 "unfinished_write_with_hole"
             } else {
-                tracing::warn!(segment = %path.display(), offset, debris = %debris.display(), "audit log ends in a partial entry from a crash; its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
+                tracing::warn!(segment = %path.display(), offset = good_len, debris = %debris.display(), "audit log ends in a partial entry from a crash; its bytes are kept aside and cut from the log (none was acknowledged if acknowledgement is durable)");
                 "unfinished_write"
             };
             let mut event = AuditEvent::by_admin(
@@ -541,14 +555,23 @@ impl Drop for AuditLog {
     }
 }
 
+/// The last segment's unfinished write, cut at open once the checkpoint check passed.
+struct TornTail {
+    path: PathBuf,
+    /// Where the intact frames end and the unfinished write starts.
+    good_len: u64,
+    /// The segment as read at open.
+    bytes: Vec<u8>,
+    /// Data follows a hole of never-written sectors (a power cut mid-fsync).
+    hole: bool,
+}
+
 /// Who the entry recording a recovery names as acting.
 pub const RECOVERY_ACTOR: &str = "system:audit-recovery";
 
 /// Milliseconds since the Unix epoch, for entries and checkpoints the log writes itself.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemClock.now_ms()
 }
 
 /// The segment to write, at offsets: frames go where the last one ended, over the zeros

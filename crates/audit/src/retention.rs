@@ -201,10 +201,21 @@ pub fn apply(
             .map_err(io(dir))?;
         report.entries_pruned = pruned_through - manifest.entries;
     }
+    // What recovery kept aside from a segment goes with it: the retention period applies
+    // to the evidence of a crash as to the entries around it.
+    let debris = debris_files(dir)?;
     for segment in removable {
-        // What recovery kept aside from a segment goes with it: the retention period
-        // applies to the evidence of a crash as to the entries around it.
-        for path in debris_of(&segment)?.into_iter().chain([segment]) {
+        let kept_aside = segment.file_name().map(|name| {
+            let prefix = format!("{}.debris-", name.to_string_lossy());
+            debris
+                .iter()
+                .filter(move |d| {
+                    d.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                })
+                .cloned()
+        });
+        for path in kept_aside.into_iter().flatten().chain([segment]) {
             match archive_dir {
                 Some(archive) => {
                     fs::create_dir_all(archive).map_err(io(archive))?;
@@ -231,18 +242,15 @@ pub fn apply(
     Ok(report)
 }
 
-/// The debris files recovery kept beside `segment` (`<segment>.debris-<offset>`).
-fn debris_of(segment: &Path) -> Result<Vec<PathBuf>, String> {
-    let (Some(dir), Some(name)) = (segment.parent(), segment.file_name()) else {
-        return Ok(Vec::new());
-    };
-    let prefix = format!("{}.debris-", name.to_string_lossy());
+/// The debris files recovery kept beside segments (`<segment>.debris-<offset>`), listed
+/// once for a whole prune.
+fn debris_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut debris = Vec::new();
     for entry in fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
         if path
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            .is_some_and(|n| n.to_string_lossy().contains(".debris-"))
         {
             debris.push(path);
         }

@@ -104,10 +104,10 @@ pub const SECTOR_BYTES: usize = 512;
 /// frame holds JSON text or a hash). Recovery may cut such a tail (see `AuditLog::open`);
 /// anything else unreadable is damage, and the log refuses to open.
 pub fn unwritten_sector_at(bytes: &[u8], offset: usize) -> bool {
-    let Some(len) = bytes.get(offset..offset + 4) else {
+    let Some(len) = length_word_at(bytes, offset) else {
         return true;
     };
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let len = len as usize;
     if len == 0 {
         return true;
     }
@@ -118,6 +118,12 @@ pub fn unwritten_sector_at(bytes: &[u8], offset: usize) -> bool {
         .step_by(SECTOR_BYTES)
         .filter_map(|at| bytes.get(at..(at + SECTOR_BYTES).min(end)))
         .any(|sector| sector.len() == SECTOR_BYTES && sector.iter().all(|&b| b == 0))
+}
+
+/// The frame length word at `offset`, if the bytes reach that far.
+fn length_word_at(bytes: &[u8], offset: usize) -> Option<u32> {
+    let word = bytes.get(offset..offset.checked_add(4)?)?;
+    Some(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
 }
 
 /// Where a segment's data ends: past its last non-zero byte is preallocated space, or
@@ -143,10 +149,9 @@ pub fn parse_segment(
     let mut expected_index = first_index;
     while offset < data_end {
         let at = offset as u64;
-        let Some(len_bytes) = bytes.get(offset..offset + 4) else {
+        let Some(len) = length_word_at(bytes, offset) else {
             return (at, Some(ReadProblem::TornTail { offset: at }));
         };
-        let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
         // A write cut short leaves the end of its frame missing: past the file's end, or
         // zeros from inside the frame on (preallocated space it never reached). It is the
         // last thing written: if the entry after this one is intact further on, this
@@ -218,10 +223,9 @@ fn intact_frame_after(bytes: &[u8], from: usize, data_end: usize, index: u64) ->
     let want = index.to_be_bytes();
     let data = &bytes[..data_end.min(bytes.len())];
     (from + 1..data.len()).any(|p| {
-        let Some(len) = data.get(p..p + 4) else {
+        let Some(len) = length_word_at(data, p) else {
             return false;
         };
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
         if !(9..=MAX_ENTRY_BYTES).contains(&len) || data.get(p + 4..p + 12) != Some(&want[..]) {
             return false;
         }

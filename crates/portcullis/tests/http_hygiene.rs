@@ -243,6 +243,13 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
         // Answered by the gateway, which reads the body itself; forwarded, it would let
         // the upstream answer 100 and read a body as a request of its own.
         .header("expect", "100-continue")
+        // Claims and credentials that are only the gateway's to make or that the upstream
+        // must never see. (A Connection header naming other headers is refused outright.)
+        .header("x-real-ip", "203.0.113.10")
+        .header("x-portcullis-admin", "true")
+        .header("proxy-authorization", "Basic eDp5")
+        .header("cookie", "session=stolen")
+        .header("range", "bytes=0-10")
         .body(Full::new(Bytes::new()))
         .unwrap();
     let r = h.client(Some(ACME)).send(req).await.unwrap();
@@ -281,7 +288,15 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
         seen["x-fapi-interaction-id"],
         "93bac548-d2de-4546-b106-880a5018460d"
     );
-    for absent in ["authorization", "cookie", "expect"] {
+    for absent in [
+        "authorization",
+        "cookie",
+        "expect",
+        "x-real-ip",
+        "x-portcullis-admin",
+        "proxy-authorization",
+        "range",
+    ] {
         assert!(
             seen.get(absent).is_none(),
             "{absent} reached the upstream: {seen}"
