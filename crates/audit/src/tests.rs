@@ -1244,14 +1244,14 @@ mod retention {
 }
 
 /// Written acknowledgement: the appender is answered once its entry is in the segment file
-/// (which survives a killed process), the fsync follows within the commit delay, and
-/// readers (proofs, queries, checkpoints) only ever see fsynced entries.
+/// (which survives a killed process), the fsync follows within the written sync interval,
+/// and readers (proofs, queries, checkpoints) only ever see fsynced entries.
 #[tokio::test]
 async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(AuditConfig {
         acknowledge: crate::Acknowledge::Written,
-        commit_delay: Duration::from_millis(400),
+        written_sync_interval: Duration::from_millis(400),
         ..config(dir.path())
     })
     .unwrap();
@@ -1279,14 +1279,14 @@ async fn written_acknowledgement_answers_before_the_fsync_and_syncs_behind() {
 }
 
 /// No appender waits for the fsync of written-acknowledged entries, so their commits keep
-/// the commit delay's pace instead of going as soon as nothing is arriving; a durable
-/// append among them is not held back by that pace.
+/// the written sync interval's pace instead of going as soon as nothing is arriving; a
+/// durable append among them is not held back by that pace.
 #[tokio::test]
-async fn written_entries_are_fsynced_at_the_commit_delay_s_pace_and_durable_ones_at_once() {
+async fn written_entries_are_fsynced_at_their_own_pace_and_durable_ones_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(AuditConfig {
         acknowledge: crate::Acknowledge::Written,
-        commit_delay: Duration::from_secs(30),
+        written_sync_interval: Duration::from_secs(30),
         ..config(dir.path())
     })
     .unwrap();
@@ -1303,11 +1303,11 @@ async fn written_entries_are_fsynced_at_the_commit_delay_s_pace_and_durable_ones
     assert_eq!(log.committed().commits, 2);
     log.close();
 
-    // With a short delay, a written entry alone is fsynced within it.
+    // With a short interval, a written entry alone is fsynced within it.
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(AuditConfig {
         acknowledge: crate::Acknowledge::Written,
-        commit_delay: Duration::from_millis(200),
+        written_sync_interval: Duration::from_millis(200),
         ..config(dir.path())
     })
     .unwrap();
@@ -1318,14 +1318,41 @@ async fn written_entries_are_fsynced_at_the_commit_delay_s_pace_and_durable_ones
     log.close();
 }
 
+/// A commit held to the written pace while an entry is still arriving is held to the
+/// (shorter) commit delay once an appender waits for its fsync: the syncer is woken to
+/// shorten its wait, not left sleeping out the written interval.
+#[tokio::test]
+async fn a_durable_append_shortens_a_commit_held_to_the_written_pace() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(AuditConfig {
+        acknowledge: crate::Acknowledge::Written,
+        written_sync_interval: Duration::from_secs(30),
+        commit_delay: Duration::from_millis(200),
+        ..config(dir.path())
+    })
+    .unwrap();
+    log.reserve().unwrap().commit(&event(0)).await.unwrap();
+    wait_for_committed(&log, 1).await;
+    // A request still on its way keeps the commit from being due at once.
+    let arriving = log.reserve().unwrap();
+    log.reserve().unwrap().commit(&event(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(log.committed_size(), 1, "a written entry was fsynced early");
+    // The commit delay since the last fsync is long past: it goes at once.
+    let durable = tokio::time::timeout(Duration::from_secs(10), log.append(&event(2))).await;
+    assert_eq!(durable.expect("held to the written pace").unwrap(), 2);
+    drop(arriving);
+    log.close();
+}
+
 /// However slow the pace, written entries are fsynced once half of what may await an
-/// fsync is in, rather than refused with `Behind` until the commit delay is up.
+/// fsync is in, rather than refused with `Behind` until the interval is up.
 #[tokio::test]
 async fn a_slow_pace_does_not_refuse_written_entries() {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(AuditConfig {
         acknowledge: crate::Acknowledge::Written,
-        commit_delay: Duration::from_secs(30),
+        written_sync_interval: Duration::from_secs(30),
         queue_capacity: 8,
         ..config(dir.path())
     })

@@ -44,6 +44,13 @@ async fn measure(audit_on: bool, connections: usize, seconds: u64) -> f64 {
             {
                 c.audit.commit_delay_microseconds = us;
             }
+            // BENCH_WRITTEN_SYNC_MS another pace of written acknowledgement's fsyncs.
+            if let Some(ms) = std::env::var("BENCH_WRITTEN_SYNC_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                c.audit.written_sync_interval_milliseconds = ms;
+            }
             // BENCH_ACK=written answers once entries are written, fsyncing behind.
             if std::env::var("BENCH_ACK").as_deref() == Ok("written") {
                 c.audit.acknowledge = portcullis_audit::Acknowledge::Written;

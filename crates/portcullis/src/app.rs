@@ -205,12 +205,15 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Running, St
             segment_max_bytes: config.audit.segment_max_bytes,
             checkpoint_interval: Duration::from_secs(config.audit.checkpoint_interval_seconds),
             commit_delay: Duration::from_micros(config.audit.commit_delay_microseconds),
+            written_sync_interval: Duration::from_millis(
+                config.audit.written_sync_interval_milliseconds,
+            ),
             acknowledge: config.audit.acknowledge,
             checkpoint_key_file: config.audit.checkpoint_key_file.clone(),
         }),
         "audit log"
     )?);
-    tracing::info!(acknowledge = ?config.audit.acknowledge, commit_delay_us = config.audit.commit_delay_microseconds, "audit log open");
+    tracing::info!(acknowledge = ?config.audit.acknowledge, commit_delay_us = config.audit.commit_delay_microseconds, written_sync_interval_ms = config.audit.written_sync_interval_milliseconds, "audit log open");
     if apply_config_grants(config, store.as_ref(), &audit, clock.as_ref())
         .await
         .map_err(StartError)?

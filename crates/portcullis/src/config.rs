@@ -259,13 +259,16 @@ pub struct AuditSettings {
     /// The longest an fsync waits, after the previous one began, for requests past their
     /// checks (at the upstream or filtering its answer) whose entries are still to come;
     /// with durable acknowledgement it goes at once when there are none. Entries arriving
-    /// meanwhile share it. Bounds the latency durable acknowledgement adds; with written
-    /// acknowledgement, fsyncs keep this pace.
+    /// meanwhile share it. Bounds the latency durable acknowledgement adds.
     pub commit_delay_microseconds: u64,
+    /// With written acknowledgement, the longest answered entries wait for their fsync
+    /// (sooner under heavy load, or when an admin change needs one).
+    pub written_sync_interval_milliseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being
-    /// killed; a power failure can lose the answered entries of the last commit delay
-    /// plus one fsync, at most queue_capacity of them). Admin changes are always durable.
+    /// killed; a power failure can lose the answered entries of the last written sync
+    /// interval plus one fsync, at most queue_capacity of them). Admin changes are always
+    /// durable.
     pub acknowledge: portcullis_audit::Acknowledge,
     /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
     /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).
@@ -287,6 +290,7 @@ impl Default for AuditSettings {
             queue_capacity: 16_384,
             segment_max_bytes: 64 * 1024 * 1024,
             commit_delay_microseconds: 2000,
+            written_sync_interval_milliseconds: 100,
             acknowledge: portcullis_audit::Acknowledge::Durable,
             checkpoint_key_file: None,
             retention_days: None,
@@ -573,6 +577,12 @@ impl Config {
                 a.commit_delay_microseconds,
                 0,
                 10_000,
+            ),
+            (
+                "written_sync_interval_milliseconds",
+                a.written_sync_interval_milliseconds,
+                1,
+                1_000,
             ),
             ("retention_days", a.retention_days.unwrap_or(1), 1, 36_500),
         ] {

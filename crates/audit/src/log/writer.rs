@@ -2,7 +2,8 @@
 //! the log under a lock, and one syncer thread writes and fsyncs behind them, publishing
 //! what became durable. A commit waits for the entries of reserved slots still on their
 //! way, for at most the commit delay, and goes at once when none is and an appender waits
-//! for it; with none waiting (written acknowledgement) commits keep the commit delay's pace.
+//! for it; with none waiting (written acknowledgement) commits keep the written sync
+//! interval's pace.
 //!
 //! An appender acknowledged on durability leaves its frame in memory for the syncer, which
 //! writes the whole group with one pwrite(2) just before its fsync: the answer waits for
@@ -254,11 +255,15 @@ impl Shared {
                 .fetch_sub(1, Ordering::SeqCst)
                 .saturating_sub(1);
             let first_unsynced = tail.unsynced.is_empty();
+            let first_durable_waiter = awaits_fsync && !tail.durable_waiter;
             let appended = tail.append(event_json, write_now, awaits_fsync);
             // Later entries find the syncer already due to run; only the first wakes it,
-            // and one that lets a held-back commit go early.
+            // one that lets a held-back commit go early, and the first that waits for
+            // the fsync: the syncer may be holding a commit to the written pace, and
+            // now holds it to the commit delay at most.
             let wake = (appended.is_ok() && first_unsynced)
-                || (tail.syncer_holds_commit && tail.commit_due(arriving));
+                || (tail.syncer_holds_commit
+                    && (tail.commit_due(arriving) || (appended.is_ok() && first_durable_waiter)));
             (appended, wake)
         };
         if wake {
@@ -470,6 +475,7 @@ pub(super) struct Syncer {
     pub shared: Arc<Shared>,
     pub key: Ed25519KeyPair,
     pub commit_delay: Duration,
+    pub written_sync_interval: Duration,
     pub checkpoint_interval: Duration,
     pub dir: PathBuf,
     pub checkpointed_size: Option<u64>,
@@ -480,9 +486,8 @@ pub(super) struct Syncer {
 
 impl Syncer {
     pub fn run(mut self) {
-        let mut last_sync = Instant::now()
-            .checked_sub(self.commit_delay)
-            .unwrap_or_else(Instant::now);
+        // The first commit after opening goes at once.
+        let mut last_sync: Option<Instant> = None;
         let mut durable: Option<(u64, Hash)> = self.recovered.take();
         loop {
             let closing = {
@@ -511,9 +516,9 @@ impl Syncer {
             // waiting would only idle the gateway. A lone request is not held back; a slow
             // upstream holds a commit back for at most the commit delay, as fixed pacing
             // always did. When no appender waits for it (written acknowledgement), the
-            // commit delay sets the pace.
-            if !closing {
-                self.hold_commit(last_sync + self.commit_delay);
+            // written sync interval sets the pace.
+            if let (false, Some(last_sync)) = (closing, last_sync) {
+                self.hold_commit(last_sync);
             }
             let (file, path, leaves, tile_starts, durable_waiter, size, root) = {
                 let mut tail = self.shared.tail();
@@ -536,7 +541,7 @@ impl Syncer {
                     tail.frontier.root(),
                 )
             };
-            last_sync = Instant::now();
+            last_sync = Some(Instant::now());
             if !leaves.is_empty() {
                 // Every entry taken was written before this fsync starts, to this file or
                 // to an earlier one that rotation already made durable. At close, sealing
@@ -576,16 +581,23 @@ impl Syncer {
         }
     }
 
-    /// Waits until `deadline`, or until the commit is due sooner: the log closes, an
-    /// appender waits for this commit and no entry is arriving, or half the unsynced
-    /// entries written acknowledgement allows are in.
-    fn hold_commit(&self, deadline: Instant) {
+    /// Waits until the commit delay after `last_sync` when an appender waits for this
+    /// commit, the written sync interval after it when none does, or until the commit is
+    /// due sooner: the log closes, an appender waits for it and no entry is arriving, or
+    /// half the unsynced entries written acknowledgement allows are in.
+    fn hold_commit(&self, last_sync: Instant) {
         let mut tail = self.shared.tail();
         loop {
             if tail.commit_due(self.shared.arriving.load(Ordering::SeqCst)) {
                 break;
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            // Again on each wake-up: an appender that waits for its fsync may have come.
+            let pace = if tail.durable_waiter {
+                self.commit_delay
+            } else {
+                self.written_sync_interval
+            };
+            let Some(left) = (last_sync + pace).checked_duration_since(Instant::now()) else {
                 break;
             };
             tail.syncer_holds_commit = true;

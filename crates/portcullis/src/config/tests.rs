@@ -150,11 +150,12 @@ fn plain_http_listeners_cannot_ask_for_client_certificates() {
 
 #[test]
 fn audit_settings_are_checked() {
-    let bad = format!("{GOOD}\n[audit]\nqueue_capacity = 1\ncommit_delay_microseconds = 99999\nretention_days = 0\narchive_dir = \"x\"\n");
+    let bad = format!("{GOOD}\n[audit]\nqueue_capacity = 1\ncommit_delay_microseconds = 99999\nwritten_sync_interval_milliseconds = 0\nretention_days = 0\narchive_dir = \"x\"\n");
     let err = parse(&bad).unwrap_err().to_string();
     for expected in [
         "audit.queue_capacity: 1 is outside",
         "audit.commit_delay_microseconds",
+        "audit.written_sync_interval_milliseconds: 0 is outside 1..=1000",
         "audit.retention_days: 0 is outside",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in {err}");
