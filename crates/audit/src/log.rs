@@ -57,8 +57,9 @@ pub struct AuditConfig {
     /// With written acknowledgement, the pace of fsyncs nobody waits for: at most this long
     /// after the previous one began (sooner once half of `queue_capacity` awaits one, or
     /// once an entry that must be durable arrives). The trade of PostgreSQL's asynchronous
-    /// commit (`wal_writer_delay`): a power cut can take the answered entries of one
-    /// interval plus one fsync, and the machine pays for far fewer fsyncs. On this
+    /// commit (`wal_writer_delay`): a power cut can take the answered entries of about
+    /// one interval and an fsync or two (see [`Acknowledge::Written`]), and the machine
+    /// pays for far fewer fsyncs. On this
     /// project's 2-core VM an fsync every 2 ms (the commit delay, which set this pace
     /// until then) cost the gateway a fifth of its throughput.
     pub written_sync_interval: Duration,
@@ -78,11 +79,13 @@ pub enum Acknowledge {
     /// After the entry is written to the segment file (in the kernel's page cache, which
     /// survives the process being killed), while fsyncs run behind, at most
     /// `written_sync_interval` after the last one began.
-    /// A power failure or kernel crash can lose the acknowledged entries of the last
-    /// interval plus one fsync, and never more than `queue_capacity` of them (beyond
-    /// that, appenders are refused and the gateway sheds load). Checkpoints and proofs
-    /// only ever cover fsynced entries. Control-plane changes and retention records are
-    /// always durable.
+    /// A power failure or kernel crash can lose the acknowledged entries of about the last
+    /// interval and an fsync or two (one answered just after a group was taken waits for
+    /// that group's fsync, the rest of the interval, and its own fsync; longer when an
+    /// fsync takes longer than the interval), and never more than `queue_capacity` of
+    /// them (beyond that, appenders are refused and the gateway sheds load). Checkpoints
+    /// and proofs only ever cover fsynced entries. Control-plane changes and retention
+    /// records are always durable.
     Written,
 }
 
@@ -450,6 +453,7 @@ impl AuditLog {
                 max_unsynced: config.queue_capacity,
                 closed: false,
                 durable_waiter: false,
+                written_unsynced: false,
                 syncer_holds_commit: false,
             }),
             pending: Condvar::new(),

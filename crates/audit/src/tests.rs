@@ -1318,31 +1318,83 @@ async fn written_entries_are_fsynced_at_their_own_pace_and_durable_ones_at_once(
     log.close();
 }
 
-/// A commit held to the written pace while an entry is still arriving is held to the
-/// (shorter) commit delay once an appender waits for its fsync: the syncer is woken to
-/// shorten its wait, not left sleeping out the written interval.
-#[tokio::test]
-async fn a_durable_append_shortens_a_commit_held_to_the_written_pace() {
+/// A durable append after a written one, while another entry is still arriving (so the
+/// commit is not due at once): returns the written entry's committed size just before the
+/// durable append, after `settle`, and fails if the durable append takes 10 s.
+async fn durable_after_written(
+    written_sync_interval: Duration,
+    commit_delay: Duration,
+    settle: Duration,
+) -> u64 {
     let dir = tempfile::tempdir().unwrap();
     let log = AuditLog::open(AuditConfig {
         acknowledge: crate::Acknowledge::Written,
-        written_sync_interval: Duration::from_secs(30),
-        commit_delay: Duration::from_millis(200),
+        written_sync_interval,
+        commit_delay,
         ..config(dir.path())
     })
     .unwrap();
     log.reserve().unwrap().commit(&event(0)).await.unwrap();
     wait_for_committed(&log, 1).await;
-    // A request still on its way keeps the commit from being due at once.
     let arriving = log.reserve().unwrap();
     log.reserve().unwrap().commit(&event(1)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(log.committed_size(), 1, "a written entry was fsynced early");
-    // The commit delay since the last fsync is long past: it goes at once.
+    tokio::time::sleep(settle).await;
+    let before = log.committed_size();
     let durable = tokio::time::timeout(Duration::from_secs(10), log.append(&event(2))).await;
-    assert_eq!(durable.expect("held to the written pace").unwrap(), 2);
+    assert_eq!(
+        durable.expect("the durable append was held back").unwrap(),
+        2
+    );
     drop(arriving);
     log.close();
+    before
+}
+
+/// A commit held to the written pace is held to the (shorter) commit delay once an
+/// appender waits for its fsync: the syncer is woken to shorten its wait, not left
+/// sleeping out the 30 s written interval. (The commit delay since the last fsync is
+/// long past by then: it goes at once.)
+#[tokio::test]
+async fn a_durable_append_shortens_a_commit_held_to_the_written_pace() {
+    let before = durable_after_written(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(before, 1, "a written entry was fsynced early");
+}
+
+/// A durable appender never holds the written entries before it past their own pace:
+/// with a written interval shorter than the 30 s commit delay, the shorter one applies.
+#[tokio::test]
+async fn a_durable_append_never_lengthens_the_written_pace() {
+    durable_after_written(
+        Duration::from_millis(50),
+        Duration::from_secs(30),
+        Duration::ZERO,
+    )
+    .await;
+}
+
+/// A pace too long to add to an instant (the library API takes any `Duration`) means
+/// "only when due", not a syncer that panics and leaves every durable appender waiting.
+#[tokio::test]
+async fn an_unbounded_written_pace_still_commits_when_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(AuditConfig {
+        acknowledge: crate::Acknowledge::Written,
+        written_sync_interval: Duration::MAX,
+        ..config(dir.path())
+    })
+    .unwrap();
+    log.reserve().unwrap().commit(&event(0)).await.unwrap();
+    wait_for_committed(&log, 1).await;
+    log.reserve().unwrap().commit(&event(1)).await.unwrap();
+    let durable = tokio::time::timeout(Duration::from_secs(10), log.append(&event(2))).await;
+    assert_eq!(durable.expect("the syncer is gone").unwrap(), 2);
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 3);
 }
 
 /// However slow the pace, written entries are fsynced once half of what may await an

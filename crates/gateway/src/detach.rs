@@ -76,7 +76,9 @@ where
             Ok(runtime) => {
                 runtime.spawn(rest);
             }
-            // Only when the runtime itself is going away, taking every request with it.
+            // Dropped outside any runtime. (A runtime shutting down still has its context
+            // set while it drops its tasks: the spawn above then drops the rest at once, as
+            // it did every unfinished request task; the audit log is closed by then.)
             Err(_) => tracing::warn!("a request was abandoned with no runtime to finish it"),
         }
     }
@@ -89,27 +91,28 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_unfinished_it_finishes_on_the_runtime() {
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let work = RunToCompletion::new(async move {
-            let _ = started_tx.send(());
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut work = Box::pin(RunToCompletion::new(async move {
+            // Waits for the test to let it go, which it does only after the drop.
+            let _ = go_rx.await;
             let _ = done_tx.send("finished");
-        });
+        }));
         // Polled until it waits, then dropped, as hyper drops an abandoned request.
-        let abandoned = tokio::spawn(async move {
-            tokio::select! {
-                _ = work => unreachable!("the work cannot finish before its timer"),
-                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
-            }
-        });
-        started_rx.await.unwrap();
-        abandoned.await.unwrap();
+        let polled = futures_poll_once(work.as_mut()).await;
+        assert!(polled.is_pending());
+        drop(work);
+        go_tx.send(()).unwrap();
         let done = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
         assert_eq!(
             done.expect("cancelled with its caller").unwrap(),
             "finished"
         );
+    }
+
+    /// Polls a future once, as a caller that then loses interest would.
+    async fn futures_poll_once<F: Future + ?Sized>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
     }
 
     #[tokio::test]

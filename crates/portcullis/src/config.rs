@@ -261,14 +261,14 @@ pub struct AuditSettings {
     /// with durable acknowledgement it goes at once when there are none. Entries arriving
     /// meanwhile share it. Bounds the latency durable acknowledgement adds.
     pub commit_delay_microseconds: u64,
-    /// With written acknowledgement, the longest answered entries wait for their fsync
+    /// With written acknowledgement, the longest from one fsync's start to the next
     /// (sooner under heavy load, or when an admin change needs one).
     pub written_sync_interval_milliseconds: u64,
     /// `durable`: answer once the entry is fsynced (survives power loss). `written`:
     /// answer once it is written to the segment file (survives the process being
-    /// killed; a power failure can lose the answered entries of the last written sync
-    /// interval plus one fsync, at most queue_capacity of them). Admin changes are always
-    /// durable.
+    /// killed; a power failure can lose the answered entries of about the last written
+    /// sync interval and an fsync or two, more when the disk is slower than the interval,
+    /// at most queue_capacity of them). Admin changes are always durable.
     pub acknowledge: portcullis_audit::Acknowledge,
     /// The Ed25519 key that signs checkpoints. Keep it where the log's writers cannot
     /// reach it; default `DATA_DIR/audit/checkpoint-signing-key.pk8` (with a warning).

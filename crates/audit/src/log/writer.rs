@@ -62,6 +62,9 @@ pub(super) struct Tail {
     /// then does a commit go as soon as nothing is arriving. Answers acknowledged once
     /// written do not wait for the fsync, so for them fewer fsyncs are simply cheaper.
     pub durable_waiter: bool,
+    /// Some unsynced entry was answered before its fsync (written acknowledgement): the
+    /// commit must not wait longer than the written sync interval, whoever else waits.
+    pub written_unsynced: bool,
     /// The syncer is holding a commit back (see `Syncer::hold_commit`); the append
     /// that lets it go early wakes it.
     pub syncer_holds_commit: bool,
@@ -117,6 +120,7 @@ impl Tail {
         self.frontier.push(leaf);
         self.unsynced.push(leaf);
         self.durable_waiter |= awaits_fsync;
+        self.written_unsynced |= !awaits_fsync;
         if write_now {
             self.write_pending();
         }
@@ -530,12 +534,14 @@ impl Syncer {
                 } else {
                     tail.preallocate();
                 }
+                tail.written_unsynced = false;
                 (
                     tail.segment.clone(),
                     tail.segment_path.clone(),
                     std::mem::take(&mut tail.unsynced),
                     std::mem::take(&mut tail.unsynced_tile_starts),
-                    // Cleared with the group taken: later entries set it afresh.
+                    // Cleared with the group taken (as `written_unsynced` above): later
+                    // entries set it afresh.
                     std::mem::take(&mut tail.durable_waiter),
                     tail.frontier.size(),
                     tail.frontier.root(),
@@ -582,23 +588,31 @@ impl Syncer {
     }
 
     /// Waits until the commit delay after `last_sync` when an appender waits for this
-    /// commit, the written sync interval after it when none does, or until the commit is
-    /// due sooner: the log closes, an appender waits for it and no entry is arriving, or
-    /// half the unsynced entries written acknowledgement allows are in.
+    /// commit (or the written sync interval, if shorter and written entries are in it),
+    /// the written sync interval after it when none does, or until the commit is due
+    /// sooner: the log closes, an appender waits for it and no entry is arriving, or half
+    /// the unsynced entries written acknowledgement allows are in.
     fn hold_commit(&self, last_sync: Instant) {
         let mut tail = self.shared.tail();
         loop {
             if tail.commit_due(self.shared.arriving.load(Ordering::SeqCst)) {
                 break;
             }
-            // Again on each wake-up: an appender that waits for its fsync may have come.
-            let pace = if tail.durable_waiter {
-                self.commit_delay
-            } else {
-                self.written_sync_interval
+            // Again on each wake-up: an appender that waits for its fsync may have come. It
+            // never makes the written entries before it wait longer than their own pace.
+            let pace = match (tail.durable_waiter, tail.written_unsynced) {
+                (true, false) => self.commit_delay,
+                (true, true) => self.commit_delay.min(self.written_sync_interval),
+                (false, _) => self.written_sync_interval,
             };
-            let Some(left) = (last_sync + pace).checked_duration_since(Instant::now()) else {
-                break;
+            // A pace too long to add to an instant means no deadline: only a due commit
+            // (or the close) ends the wait.
+            let left = match last_sync.checked_add(pace) {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => left,
+                    None => break,
+                },
+                None => Duration::from_secs(3600),
             };
             tail.syncer_holds_commit = true;
             tail = self
@@ -680,6 +694,7 @@ mod tests {
             max_unsynced,
             closed: false,
             durable_waiter: false,
+            written_unsynced: false,
             syncer_holds_commit: false,
         }
     }
