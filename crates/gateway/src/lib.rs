@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 mod authn;
-mod detach;
 mod pipeline;
 pub mod proxy;
 mod response;
