@@ -29,7 +29,7 @@ use crate::event::{AuditEvent, EventKind};
 use crate::merkle::{Frontier, Hash};
 use crate::segment::{
     data_end, first_index_of, list_segments, parse_segment, segment_path, unwritten_sector_at,
-    ReadProblem,
+    ReadProblem, DEBRIS_MARK,
 };
 use portcullis_core::clock::{Clock, SystemClock};
 use tree::CommittedTree;
@@ -59,9 +59,9 @@ pub struct AuditConfig {
     /// once an entry that must be durable arrives). The trade of PostgreSQL's asynchronous
     /// commit (`wal_writer_delay`): a power cut can take the answered entries of about
     /// one interval and an fsync or two (see [`Acknowledge::Written`]), and the machine
-    /// pays for far fewer fsyncs. On this
-    /// project's 2-core VM an fsync every 2 ms (the commit delay, which set this pace
-    /// until then) cost the gateway a fifth of its throughput.
+    /// pays for far fewer fsyncs. On this project's 2-core VM an fsync every 2 ms (the
+    /// commit delay, which set this pace until then) cost the gateway a fifth of its
+    /// throughput.
     pub written_sync_interval: Duration,
     /// The Ed25519 checkpoint key; default `DIR/checkpoint-signing-key.pk8`.
     pub checkpoint_key_file: Option<PathBuf>,
@@ -580,9 +580,6 @@ struct TornTail {
     hole: bool,
 }
 
-/// Who the entry recording a recovery names as acting.
-pub const RECOVERY_ACTOR: &str = "system:audit-recovery";
-
 /// Milliseconds since the Unix epoch, for entries and checkpoints the log writes itself.
 fn now_ms() -> i64 {
     SystemClock.now_ms()
@@ -606,7 +603,7 @@ fn open_segment(path: &Path) -> Result<File, AuditError> {
 fn keep_debris(segment: &Path, bytes: &[u8], from: u64) -> Result<PathBuf, AuditError> {
     let start = (from as usize).min(bytes.len());
     let data_end = data_end(bytes);
-    let (debris, mut file) = create_unique(segment, &format!(".debris-{from}"))?;
+    let (debris, mut file) = create_unique(segment, &format!("{DEBRIS_MARK}{from}"))?;
     file.write_all(&bytes[start..data_end.max(start)])
         .and_then(|()| file.sync_all())
         .map_err(io_err(&debris))?;
@@ -638,6 +635,8 @@ fn create_unique(beside: &Path, suffix: &str) -> Result<(PathBuf, File), AuditEr
 
 /// The action of the entry a recovery records.
 pub const RECOVERY_ACTION: &str = "audit.recover";
+/// Who the entry recording a recovery names as acting.
+pub const RECOVERY_ACTOR: &str = "system:audit-recovery";
 /// A repair made but not yet recorded in the log: the entry to append, as JSON.
 const UNRECORDED_REPAIR_EXTENSION: &str = "unrecorded-repair";
 

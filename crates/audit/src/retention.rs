@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::AuditEvent;
 use crate::merkle::Hash;
-use crate::segment::{list_segments, read_segment};
+use crate::segment::{list_segments, read_segment, DEBRIS_MARK};
 
 pub const PRUNED_LEAVES_FILE: &str = "pruned-leaves.bin";
 pub const PRUNED_MANIFEST_FILE: &str = "pruned.json";
@@ -206,7 +206,7 @@ pub fn apply(
     let debris = debris_files(dir)?;
     for segment in removable {
         let kept_aside = segment.file_name().map(|name| {
-            let prefix = format!("{}.debris-", name.to_string_lossy());
+            let prefix = format!("{}{DEBRIS_MARK}", name.to_string_lossy());
             debris
                 .iter()
                 .filter(move |d| {
@@ -250,7 +250,7 @@ fn debris_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
         let path = entry.map_err(io(dir))?.path();
         if path
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains(".debris-"))
+            .is_some_and(|n| n.to_string_lossy().contains(DEBRIS_MARK))
         {
             debris.push(path);
         }

@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use crate::merkle::{leaf_hash, Hash};
 
 pub const SEGMENT_EXTENSION: &str = "seg";
+
+/// What follows a segment's file name in the name of the debris recovery keeps beside it
+/// (`<segment>.debris-<offset>`, see `AuditLog::open`); retention moves it with the segment.
+pub const DEBRIS_MARK: &str = ".debris-";
 /// No legitimate entry comes near this; a larger length is corruption.
 pub const MAX_ENTRY_BYTES: u32 = 1 << 20;
 

@@ -54,9 +54,9 @@ fn dropped(name: &HeaderName) -> bool {
 /// client. One pass over the request's headers: a lookup per name the gateway drops cost
 /// more than the few headers a request has.
 pub fn sanitize_request_headers(headers: &mut HeaderMap) {
-    let mut drop: Vec<HeaderName> = headers.keys().filter(|n| dropped(n)).cloned().collect();
+    let mut to_remove: Vec<HeaderName> = headers.keys().filter(|n| dropped(n)).cloned().collect();
     if headers.contains_key(header::CONNECTION) {
-        drop.extend(
+        to_remove.extend(
             headers
                 .get_all(header::CONNECTION)
                 .iter()
@@ -65,7 +65,7 @@ pub fn sanitize_request_headers(headers: &mut HeaderMap) {
                 .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok()),
         );
     }
-    for name in drop {
+    for name in to_remove {
         headers.remove(name);
     }
 }

@@ -194,6 +194,10 @@ async fn forged_signatures_get_401() {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
 
+    // The genuine token first, so it is in the gateway's token cache, which hashes only a
+    // token's signature: a tampered token with that signature must still be verified.
+    let genuine = h.get(Production, "/accounts", Some(&finch), None).await;
+    assert_eq!(genuine.status(), 200);
     // Tampered payload: more scopes, original signature.
     let mut claims = Harness::claims_of(&finch);
     claims["scope"] =
