@@ -28,7 +28,7 @@ fn event(i: u64) -> AuditEvent {
         latency_us: Some(850),
         source_ip: Some("203.0.113.10".into()),
         request_id: Some(format!("{:032x}", i)),
-        fields_removed: vec![],
+        fields_removed: Default::default(),
         trace: None,
     }
 }

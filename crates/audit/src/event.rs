@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use portcullis_core::Environment;
+pub use portcullis_field_filter::RemovedPaths;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,9 +67,9 @@ pub struct AuditEvent {
     pub source_ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Names of response fields removed by filtering.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields_removed: Vec<String>,
+    /// Paths of response fields removed by filtering.
+    #[serde(default, skip_serializing_if = "RemovedPaths::is_empty")]
+    pub fields_removed: RemovedPaths,
     /// The request's W3C trace context: the gateway's own span, to follow the request into
     /// the partner's and the upstream's traces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +111,7 @@ impl AuditEvent {
             latency_us: None,
             source_ip: None,
             request_id: None,
-            fields_removed: Vec::new(),
+            fields_removed: RemovedPaths::new(),
             trace: None,
         }
     }

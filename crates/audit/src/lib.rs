@@ -12,7 +12,7 @@ pub mod retention;
 pub mod segment;
 mod verify;
 
-pub use event::{Actor, AuditEvent, Decision, EventKind, TraceIds};
+pub use event::{Actor, AuditEvent, Decision, EventKind, RemovedPaths, TraceIds};
 pub use log::{
     Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, ConsistencyProof,
     InclusionProof, ProofError, Slot, TreeView, RECOVERY_ACTION, RECOVERY_ACTOR,

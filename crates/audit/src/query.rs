@@ -238,7 +238,7 @@ mod tests {
                 latency_us: None,
                 source_ip: None,
                 request_id: None,
-                fields_removed: vec![],
+                fields_removed: Default::default(),
                 trace: None,
             },
         };

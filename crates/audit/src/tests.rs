@@ -28,7 +28,7 @@ fn event(i: usize) -> AuditEvent {
         latency_us: Some(900),
         source_ip: Some("127.0.0.1".into()),
         request_id: Some(format!("req-{i}")),
-        fields_removed: vec![],
+        fields_removed: Default::default(),
         trace: None,
     }
 }

@@ -47,6 +47,7 @@ mod filter;
 mod mask;
 mod path;
 mod policy;
+mod removed;
 mod report;
 mod scan;
 
@@ -55,6 +56,7 @@ pub use error::FilterError;
 pub use filter::FieldFilter;
 pub use mask::HashKey;
 pub use policy::{FieldMask, FieldPolicy, MaskRule};
+pub use removed::RemovedPaths;
 
 /// Deepest nesting of objects and arrays accepted in a body.
 pub const MAX_DEPTH: usize = 128;
@@ -70,7 +72,7 @@ pub struct FilterReport {
     /// first-seen order. Only the outermost removed member is listed, never its descendants.
     /// A removed array element is listed as its array's path plus `[*]`; a removed root scalar
     /// as `*`. At most 64 entries; see `truncated`.
-    pub removed: Vec<String>,
+    pub removed: RemovedPaths,
     /// More distinct paths were removed than `removed` lists.
     pub truncated: bool,
     /// Number of values emitted in masked form.

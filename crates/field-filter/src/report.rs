@@ -1,6 +1,7 @@
 //! Collecting the distinct paths of removed members.
 
 use crate::compile::{CompiledFieldPolicy, NodeId};
+use crate::removed::RemovedPaths;
 
 /// Most distinct removed paths a report lists.
 pub(crate) const MAX_REMOVED: usize = 64;
@@ -67,29 +68,34 @@ impl Removals {
         self.truncated
     }
 
-    /// Renders the normalized paths, e.g. `Data.Customer[*].DateOfBirth`.
-    pub(crate) fn paths(&self, policy: &CompiledFieldPolicy) -> Vec<String> {
-        self.entries
+    /// Renders the normalized paths, e.g. `Data.Customer[*].DateOfBirth`, into one buffer.
+    pub(crate) fn paths(&self, policy: &CompiledFieldPolicy) -> RemovedPaths {
+        let base = |e: &Entry| policy.nodes.get(e.node as usize).map_or("", |n| &*n.path);
+        let bytes = self
+            .entries
             .iter()
-            .map(|e| {
-                let base = policy.nodes.get(e.node as usize).map_or("", |n| &n.path);
-                match e.what {
-                    Removed::Node if base.is_empty() => "*".to_owned(),
-                    Removed::Node => base.to_owned(),
-                    Removed::Each => format!("{base}[*]"),
-                    Removed::Key => {
-                        let key = &self.keys[e.key.clone()];
-                        let mut path = String::with_capacity(base.len() + 1 + key.len());
-                        path.push_str(base);
-                        if !path.is_empty() {
-                            path.push('.');
-                        }
-                        push_key(&mut path, key);
-                        path
-                    }
+            .map(|e| base(e).len() + e.key.len() + 4)
+            .sum();
+        let mut paths = RemovedPaths::with_capacity(self.entries.len(), bytes);
+        for e in &self.entries {
+            let base = base(e);
+            paths.push_with(|path| match e.what {
+                Removed::Node if base.is_empty() => path.push('*'),
+                Removed::Node => path.push_str(base),
+                Removed::Each => {
+                    path.push_str(base);
+                    path.push_str("[*]");
                 }
-            })
-            .collect()
+                Removed::Key => {
+                    if !base.is_empty() {
+                        path.push_str(base);
+                        path.push('.');
+                    }
+                    push_key(path, &self.keys[e.key.clone()]);
+                }
+            });
+        }
+        paths
     }
 }
 

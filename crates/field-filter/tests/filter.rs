@@ -71,7 +71,7 @@ fn intermediate_nodes_need_the_expected_shape() {
     for (input, want, first_removed) in cases {
         let (text, report) = run(&policy, input).unwrap();
         assert_eq!(text, want, "{input}");
-        assert_eq!(report.removed[0], first_removed, "{input}");
+        assert_eq!(&report.removed[0], first_removed, "{input}");
     }
     // A node may expect either shape when the policy names both.
     let both = common::policy(&["a.b", "a[*].c"], &[]);
@@ -225,7 +225,7 @@ fn report_is_capped_at_64_paths() {
     let (text, report) = run(&policy, &format!("{{{},\"keep\":1}}", members.join(","))).unwrap();
     assert_eq!(text, r#"{"keep":1}"#);
     assert_eq!(report.removed.len(), 64);
-    assert_eq!(report.removed[63], "k63");
+    assert_eq!(&report.removed[63], "k63");
     assert!(report.truncated);
     // Repeats of listed paths do not count towards the cap.
     let (_, report) = run(

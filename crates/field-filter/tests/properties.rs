@@ -97,7 +97,7 @@ impl Reference<'_> {
         if self.report.removed.len() == 64 {
             self.report.truncated = true;
         } else {
-            self.report.removed.push(text);
+            self.report.removed.push(&text);
         }
     }
 

@@ -161,7 +161,7 @@ fn event(i: u64) -> AuditEvent {
         latency_us: Some(850),
         source_ip: Some("203.0.113.10".into()),
         request_id: Some(format!("{i:032x}")),
-        fields_removed: vec!["Data.Account[0].Nickname".into()],
+        fields_removed: ["Data.Account[0].Nickname"].into_iter().collect(),
         trace: Some(portcullis_audit::TraceIds {
             trace_id: format!("{i:032x}"),
             span_id: format!("{i:016x}"),

@@ -13,7 +13,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use portcullis_audit::{
-    Actor, AuditEvent, AuditLog, Backpressure, Decision as AuditDecision, EventKind, Slot,
+    Actor, AuditEvent, AuditLog, Backpressure, Decision as AuditDecision, EventKind, RemovedPaths,
+    Slot,
 };
 use portcullis_authorization_server::{
     owns_path, AuthorizationServer, Endpoint, Outcome, MAX_FORM_BYTES,
@@ -114,6 +115,8 @@ const SHED: &str = "audit_backpressure";
 #[derive(Clone, Copy)]
 struct Ids<'a> {
     request_id: &'a str,
+    /// The client's address as text.
+    source: &'a str,
     interaction_id: &'a str,
     trace: &'a TraceContext,
 }
@@ -130,7 +133,7 @@ struct Decision {
     /// RateLimit fields for the answer, once the limits were checked.
     rate_headers: Option<RateHeaders>,
     /// Fields the response filter removed, by path.
-    fields_removed: Vec<String>,
+    fields_removed: RemovedPaths,
 }
 
 impl Decision {
@@ -143,7 +146,17 @@ impl Decision {
             target: BTreeMap::new(),
             reason: "allowed",
             rate_headers: None,
-            fields_removed: Vec::new(),
+            fields_removed: Default::default(),
+        }
+    }
+
+    /// For the log line of a request that has no audit event.
+    fn summary(&self) -> Summary<'_> {
+        Summary {
+            operation: self.operation.as_deref(),
+            partner: self.partner_id.as_deref(),
+            client: self.client_id.as_deref(),
+            reason: self.reason,
         }
     }
 
@@ -270,6 +283,8 @@ impl Gateway {
             &request_id,
         );
         let source = client_address(conn.remote.ip(), request.headers(), &self.trusted_proxies);
+        // Once: the upstream is told it, and the audit entry keeps it.
+        let source_text = source.to_string();
         let mut decision = Decision::new();
 
         // A place in the audit log is taken before any side effect (inside `process`), or
@@ -284,6 +299,7 @@ impl Gateway {
                 source,
                 Ids {
                     request_id: &request_id,
+                    source: &source_text,
                     interaction_id: &interaction_id,
                     trace: &trace,
                 },
@@ -318,66 +334,84 @@ impl Gateway {
         }
         // Without an audit log (benchmarks only) the monitor still sees every request, so
         // audit on versus off measures the log alone.
-        if slot.is_some() || (self.audit.is_none() && self.monitor.is_some()) {
-            let event = AuditEvent {
-                time_ms: self.clock.now_ms(),
-                kind: decision.kind,
-                environment: Some(self.environment),
-                actor: Actor {
-                    partner_id: decision.partner_id.clone(),
-                    client_id: decision.client_id.clone(),
-                    admin: None,
-                },
-                action: decision
-                    .operation
-                    .clone()
-                    .unwrap_or_else(|| format!("{method} (no route)")),
-                target: std::mem::take(&mut decision.target),
-                decision: if decision.reason == "allowed" {
-                    AuditDecision::Allow
-                } else {
-                    AuditDecision::Deny
-                },
-                reason: decision.reason.to_string(),
-                status: Some(status),
-                latency_us: Some(latency_us),
-                source_ip: Some(source.to_string()),
-                request_id: Some(request_id.clone()),
-                fields_removed: std::mem::take(&mut decision.fields_removed),
-                trace: Some(trace.into_ids()),
-            };
-            let committed = match slot {
-                Some(slot) => slot.commit(&event).await.map(Some),
-                None => Ok(None),
-            };
-            if let (Ok(_), Some(monitor)) = (&committed, &self.monitor) {
-                monitor.observe(event);
-            }
-            if let Err(e) = committed {
-                tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
-                let mut p = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "audit-unavailable",
-                    "Service Unavailable",
-                    "the request could not be recorded; retry later",
-                );
-                p.retry_after_seconds = Some(1);
-                response = self.finish(
-                    p.into_response::<Bytes>(&request_id).map(full),
-                    &request_id,
-                    &interaction_id,
-                );
-            }
+        if slot.is_none() && (self.audit.is_some() || self.monitor.is_none()) {
+            log_line(
+                &decision.summary(),
+                &request_id,
+                self.environment,
+                &method,
+                response.status().as_u16(),
+                latency_us,
+                source,
+            );
+            return response;
         }
+        // The event takes the decision's strings; the log line reads them from it.
+        let event = AuditEvent {
+            time_ms: self.clock.now_ms(),
+            kind: decision.kind,
+            environment: Some(self.environment),
+            actor: Actor {
+                partner_id: decision.partner_id.take(),
+                client_id: decision.client_id.take(),
+                admin: None,
+            },
+            action: decision
+                .operation
+                .take()
+                .unwrap_or_else(|| format!("{method} (no route)")),
+            target: std::mem::take(&mut decision.target),
+            decision: if decision.reason == "allowed" {
+                AuditDecision::Allow
+            } else {
+                AuditDecision::Deny
+            },
+            reason: decision.reason.to_string(),
+            status: Some(status),
+            latency_us: Some(latency_us),
+            source_ip: Some(source_text),
+            request_id: Some(request_id),
+            fields_removed: std::mem::take(&mut decision.fields_removed),
+            trace: Some(trace.into_ids()),
+        };
+        let request_id = event.request_id.as_deref().unwrap_or_default();
+        let committed = match slot {
+            Some(slot) => slot.commit(&event).await.map(Some),
+            None => Ok(None),
+        };
+        if let Err(e) = &committed {
+            tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit-unavailable",
+                "Service Unavailable",
+                "the request could not be recorded; retry later",
+            );
+            p.retry_after_seconds = Some(1);
+            response = self.finish(
+                p.into_response::<Bytes>(request_id).map(full),
+                request_id,
+                &interaction_id,
+            );
+        }
+        let summary = Summary {
+            operation: Some(&event.action),
+            partner: event.actor.partner_id.as_deref(),
+            client: event.actor.client_id.as_deref(),
+            reason: &event.reason,
+        };
         log_line(
-            &decision,
-            &request_id,
+            &summary,
+            request_id,
             self.environment,
             &method,
             response.status().as_u16(),
             latency_us,
             source,
         );
+        if let (Ok(_), Some(monitor)) = (committed, &self.monitor) {
+            monitor.observe(event);
+        }
         response
     }
 
@@ -435,6 +469,7 @@ impl Gateway {
     ) -> Result<Response<ResponseBody>, Problem> {
         let Ids {
             request_id,
+            source: source_text,
             interaction_id,
             trace,
         } = ids;
@@ -615,11 +650,7 @@ impl Gateway {
             .inspect_err(|_| decision.reason = "request_invalid")?;
 
         // 7. Upstream: sanitized headers, trusted identity added, the trace continued.
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         sanitize_request_headers(&mut parts.headers);
         let headers = &mut parts.headers;
         // Made once per token and per operation; a clone shares the bytes.
@@ -640,12 +671,12 @@ impl Gateway {
         );
         set_header(headers, names::REQUEST_ID, request_id);
         set_header(headers, names::INTERACTION_ID, interaction_id);
-        set_header(headers, names::FORWARDED_FOR, &source.to_string());
+        set_header(headers, names::FORWARDED_FOR, source_text);
         headers.insert(names::FORWARDED_PROTO, HeaderValue::from_static("https"));
         if !trace.continued() {
             headers.remove(names::TRACESTATE);
         }
-        set_header(headers, names::TRACEPARENT, &trace.traceparent());
+        headers.insert(names::TRACEPARENT, trace.traceparent());
         // Bodies are filtered, so they must arrive unencoded.
         headers.insert(
             http::header::ACCEPT_ENCODING,
@@ -654,7 +685,7 @@ impl Gateway {
         *slot = self.reserve().inspect_err(|_| decision.reason = SHED)?;
         let response = self
             .upstream
-            .send(&parts.method, &path_and_query, &parts.headers, body)
+            .send(&parts.method, path_and_query, &parts.headers, body)
             .await
             .map_err(|e| {
                 tracing::warn!(%request_id, error = %e, "upstream failed");
@@ -715,7 +746,7 @@ impl Gateway {
                     (
                         body,
                         FilterReport {
-                            removed,
+                            removed: removed.iter().collect(),
                             ..Default::default()
                         },
                     )
@@ -729,7 +760,7 @@ impl Gateway {
         })?;
         decision.fields_removed = report.removed;
         if report.truncated {
-            decision.fields_removed.push("(more)".into());
+            decision.fields_removed.push("(more)");
         }
         // After the filter: it needs the upstream's content headers. The length is the
         // filtered body's, set from it.
@@ -840,8 +871,16 @@ fn interaction_id(headers: &http::HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// What a request's log line says about its outcome.
+struct Summary<'a> {
+    operation: Option<&'a str>,
+    partner: Option<&'a str>,
+    client: Option<&'a str>,
+    reason: &'a str,
+}
+
 fn log_line(
-    decision: &Decision,
+    summary: &Summary<'_>,
     request_id: &str,
     environment: Environment,
     method: &http::Method,
@@ -850,14 +889,14 @@ fn log_line(
     source: IpAddr,
 ) {
     let (operation, partner, client) = (
-        decision.operation.as_deref().unwrap_or("-"),
-        decision.partner_id.as_deref().unwrap_or("-"),
-        decision.client_id.as_deref().unwrap_or("-"),
+        summary.operation.unwrap_or("-"),
+        summary.partner.unwrap_or("-"),
+        summary.client.unwrap_or("-"),
     );
     let environment = environment.as_str();
     if status < 400 {
         tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
     } else {
-        tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = decision.reason, %source, "request denied");
+        tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = summary.reason, %source, "request denied");
     }
 }

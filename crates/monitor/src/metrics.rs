@@ -277,7 +277,7 @@ mod tests {
             latency_us: Some(3_000),
             source_ip: Some("192.0.2.1".into()),
             request_id: Some("req-1".into()),
-            fields_removed: vec![],
+            fields_removed: Default::default(),
             trace: None,
         }
     }

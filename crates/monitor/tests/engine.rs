@@ -54,7 +54,7 @@ fn refused(clock: &ManualClock, client: &str) -> AuditEvent {
         latency_us: Some(900),
         source_ip: Some("203.0.113.50".into()),
         request_id: Some(format!("r-{client}")),
-        fields_removed: vec![],
+        fields_removed: Default::default(),
         trace: None,
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn api(time_ms: i64, partner: &str, op: &str, account: &str, status: 
         latency_us: Some(2000),
         source_ip: Some("10.1.0.5".into()),
         request_id: Some(format!("req-{time_ms}")),
-        fields_removed: vec![],
+        fields_removed: Default::default(),
         trace: None,
     }
 }
