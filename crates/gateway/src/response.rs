@@ -74,12 +74,13 @@ pub fn retain_response_headers(headers: &mut HeaderMap, status: StatusCode) {
     if status != StatusCode::CREATED {
         headers.remove(http::header::LOCATION);
     }
-    let unlisted: Vec<http::HeaderName> = headers
+    // One at a time: answers rarely carry any, and a list of them cost an allocation on
+    // every request.
+    while let Some(name) = headers
         .keys()
-        .filter(|name| !RESPONSE_HEADERS.contains(&name.as_str()))
+        .find(|name| !RESPONSE_HEADERS.contains(&name.as_str()))
         .cloned()
-        .collect();
-    for name in unlisted {
+    {
         headers.remove(name);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use portcullis_core::problem::Problem;
 use portcullis_core::GrantPolicy;
@@ -35,7 +36,10 @@ pub struct RateHeaders {
 
 /// Starts the next item of a list field.
 fn next_item(list: &mut String) -> &mut String {
-    if !list.is_empty() {
+    if list.is_empty() {
+        // Room for a rate limit, a partner limit and a quota or two: grown once.
+        list.reserve(96);
+    } else {
         list.push_str(", ");
     }
     list
@@ -70,12 +74,13 @@ impl RateHeaders {
         );
     }
 
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        for (name, list) in [(RATELIMIT_POLICY, &self.policy), (RATELIMIT, &self.state)] {
+    /// Sets the fields on an answer; their values take the lists' bytes without a copy.
+    pub fn apply(self, headers: &mut HeaderMap) {
+        for (name, list) in [(RATELIMIT_POLICY, self.policy), (RATELIMIT, self.state)] {
             if list.is_empty() {
                 continue;
             }
-            if let Ok(v) = HeaderValue::from_str(list) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(list)) {
                 headers.insert(name, v);
             }
         }
