@@ -68,6 +68,14 @@ pub async fn run(args: Args) -> Result<(), String> {
                 AuditMode::Written => c.audit.acknowledge = portcullis_audit::Acknowledge::Written,
                 AuditMode::Off => c.audit.off_for_benchmark = true,
             }
+            // For trying other group-commit delays with bench/ab (through a wrapper script
+            // that sets it, since every row shares bench/ab's environment).
+            if let Some(us) = std::env::var("BENCH_COMMIT_DELAY_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                c.audit.commit_delay_microseconds = us;
+            }
             // The token endpoint's per-client and per-address limits would cap the token
             // benchmark at a few per second; they still run.
             c.traffic.token_rate_per_client = unlimited;
