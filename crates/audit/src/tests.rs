@@ -104,6 +104,36 @@ async fn entries_survive_reopen_and_verify() {
     );
 }
 
+/// Removed field paths are stored as the JSON array of strings they always were, and come
+/// back whole from a query of the verified log.
+#[tokio::test]
+async fn removed_field_paths_are_stored_and_read_back_as_an_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(config(dir.path())).unwrap();
+    let mut filtered = event(0);
+    filtered.fields_removed = ["Data.Account[*].Nickname", "Data.\"é\"", "", "Links"]
+        .into_iter()
+        .collect();
+    log.append(&filtered).await.unwrap();
+    log.append(&event(1)).await.unwrap();
+    log.close();
+    assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 2);
+    let stored = stored_events(dir.path());
+    let first: serde_json::Value = serde_json::from_slice(&stored[0]).unwrap();
+    assert_eq!(
+        first["fields_removed"],
+        serde_json::json!(["Data.Account[*].Nickname", "Data.\"é\"", "", "Links"])
+    );
+    let second: serde_json::Value = serde_json::from_slice(&stored[1]).unwrap();
+    assert!(
+        second.get("fields_removed").is_none(),
+        "none removed, none written"
+    );
+    let read = query::query(dir.path(), &query::Filter::default()).unwrap();
+    assert_eq!(read[0].event, filtered);
+    assert_eq!(read[1].event, event(1));
+}
+
 #[tokio::test]
 async fn concurrent_appenders_are_group_committed_in_order() {
     let dir = tempfile::tempdir().unwrap();

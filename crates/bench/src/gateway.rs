@@ -61,20 +61,28 @@ pub async fn run(args: Args) -> Result<(), String> {
         per_second: 1_000_000,
         burst: 1_000_000,
     };
+    // For trying other group-commit delays with bench/ab (through a wrapper script that
+    // sets it, since every row shares bench/ab's environment).
+    let commit_delay_us = match std::env::var("BENCH_COMMIT_DELAY_US") {
+        Ok(text) => Some(
+            text.parse::<u64>()
+                .ok()
+                .filter(|us| *us <= 10_000)
+                .ok_or_else(|| {
+                    format!("BENCH_COMMIT_DELAY_US={text:?}: expected microseconds, 0 to 10000")
+                })?,
+        ),
+        Err(_) => None,
+    };
     let (running, demo) =
         portcullis::demo::start_with_config(&args.dir, Arc::new(SystemClock), |c| {
+            if let Some(us) = commit_delay_us {
+                c.audit.commit_delay_microseconds = us;
+            }
             match args.audit {
                 AuditMode::Durable => c.audit.acknowledge = portcullis_audit::Acknowledge::Durable,
                 AuditMode::Written => c.audit.acknowledge = portcullis_audit::Acknowledge::Written,
                 AuditMode::Off => c.audit.off_for_benchmark = true,
-            }
-            // For trying other group-commit delays with bench/ab (through a wrapper script
-            // that sets it, since every row shares bench/ab's environment).
-            if let Some(us) = std::env::var("BENCH_COMMIT_DELAY_US")
-                .ok()
-                .and_then(|v| v.parse().ok())
-            {
-                c.audit.commit_delay_microseconds = us;
             }
             // The token endpoint's per-client and per-address limits would cap the token
             // benchmark at a few per second; they still run.

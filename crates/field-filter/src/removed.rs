@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::Index;
 
-use serde::de::{SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Paths of removed response fields, in order, e.g. `Data.Account[*].Nickname`.
@@ -157,25 +157,48 @@ impl Serialize for RemovedPaths {
 
 impl<'de> Deserialize<'de> for RemovedPaths {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Paths;
-
-        impl<'de> Visitor<'de> for Paths {
-            type Value = RemovedPaths;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of field paths")
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RemovedPaths, A::Error> {
-                let mut paths = RemovedPaths::new();
-                while let Some(path) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
-                    paths.push(&path);
-                }
-                Ok(paths)
-            }
-        }
-
         deserializer.deserialize_seq(Paths)
+    }
+}
+
+/// Reads the array, each path straight into the shared buffer.
+struct Paths;
+
+impl<'de> Visitor<'de> for Paths {
+    type Value = RemovedPaths;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of field paths")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RemovedPaths, A::Error> {
+        let mut paths = RemovedPaths::new();
+        while seq.next_element_seed(Path(&mut paths))?.is_some() {}
+        Ok(paths)
+    }
+}
+
+/// One path of the array, appended to `0`.
+struct Path<'a>(&'a mut RemovedPaths);
+
+impl<'de> DeserializeSeed<'de> for Path<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Path<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field path")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, path: &str) -> Result<(), E> {
+        self.0.push(path);
+        Ok(())
     }
 }
 

@@ -347,6 +347,7 @@ impl Gateway {
             return response;
         }
         // The event takes the decision's strings; the log line reads them from it.
+        let routed = decision.operation.is_some();
         let event = AuditEvent {
             time_ms: self.clock.now_ms(),
             kind: decision.kind,
@@ -374,6 +375,7 @@ impl Gateway {
             fields_removed: std::mem::take(&mut decision.fields_removed),
             trace: Some(trace.into_ids()),
         };
+        // Moved into the event just above.
         let request_id = event.request_id.as_deref().unwrap_or_default();
         let committed = match slot {
             Some(slot) => slot.commit(&event).await.map(Some),
@@ -395,7 +397,7 @@ impl Gateway {
             );
         }
         let summary = Summary {
-            operation: Some(&event.action),
+            operation: routed.then_some(event.action.as_str()),
             partner: event.actor.partner_id.as_deref(),
             client: event.actor.client_id.as_deref(),
             reason: &event.reason,
@@ -678,7 +680,10 @@ impl Gateway {
         if !trace.continued() {
             headers.remove(names::TRACESTATE);
         }
-        headers.insert(names::TRACEPARENT, trace.traceparent());
+        match trace.traceparent() {
+            Some(traceparent) => headers.insert(names::TRACEPARENT, traceparent),
+            None => headers.remove(names::TRACEPARENT),
+        };
         // Bodies are filtered, so they must arrive unencoded.
         headers.insert(
             http::header::ACCEPT_ENCODING,
@@ -723,7 +728,7 @@ impl Gateway {
         // keep their envelope only.
         let UpstreamResponse {
             status,
-            mut headers,
+            headers,
             body,
         } = response;
         let policy = grant
@@ -766,10 +771,9 @@ impl Gateway {
         }
         // After the filter: it needs the upstream's content headers. The length is the
         // filtered body's, set from it.
-        retain_response_headers(&mut headers, status);
         let mut response = Response::new(full(body));
         *response.status_mut() = status;
-        *response.headers_mut() = headers;
+        *response.headers_mut() = retain_response_headers(headers, status);
         Ok(response)
     }
 

@@ -66,24 +66,32 @@ const RESPONSE_HEADERS: &[&str] = &[
     "vary",
 ];
 
-/// Removes every upstream header not in [`RESPONSE_HEADERS`]. `Location` stays only on a
-/// 201, where it names the created resource. Caching is never the upstream's call: every
-/// answer is `no-store` (see the pipeline's `finish`), so no shared cache can hand one
-/// partner's filtered answer to another.
-pub fn retain_response_headers(headers: &mut HeaderMap, status: StatusCode) {
-    if status != StatusCode::CREATED {
-        headers.remove(http::header::LOCATION);
+/// The upstream's headers that are in [`RESPONSE_HEADERS`], in a map with room for the
+/// fields the gateway adds. `Location` stays only on a 201, where it names the created
+/// resource. Caching is never the upstream's call: every answer is `no-store` (see the
+/// pipeline's `finish`), so no shared cache can hand one partner's filtered answer to
+/// another.
+pub fn retain_response_headers(upstream: HeaderMap, status: StatusCode) -> HeaderMap {
+    let mut kept = HeaderMap::with_capacity(upstream.len() + GATEWAY_RESPONSE_FIELDS);
+    // One pass, moving the values: the map yields a name with the first of its values
+    // and `None` with the rest.
+    let mut current: Option<(http::HeaderName, bool)> = None;
+    for (name, value) in upstream {
+        if let Some(name) = name {
+            let listed = RESPONSE_HEADERS.contains(&name.as_str())
+                && (name != http::header::LOCATION || status == StatusCode::CREATED);
+            current = Some((name, listed));
+        }
+        if let Some((name, true)) = &current {
+            kept.append(name, value);
+        }
     }
-    // One at a time: answers rarely carry any, and a list of them cost an allocation on
-    // every request.
-    while let Some(name) = headers
-        .keys()
-        .find(|name| !RESPONSE_HEADERS.contains(&name.as_str()))
-        .cloned()
-    {
-        headers.remove(name);
-    }
+    kept
 }
+
+/// About how many fields the gateway sets on an answer (request and interaction ids,
+/// security headers, rate limits).
+const GATEWAY_RESPONSE_FIELDS: usize = 8;
 
 /// Refuses what cannot be filtered: encoded bodies and bodies that do not say they are JSON.
 pub fn check_headers(headers: &HeaderMap, status: StatusCode) -> Result<(), Unfilterable> {
@@ -277,6 +285,52 @@ fn malformed() -> Unfilterable {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn header_map(fields: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in fields {
+            map.append(*name, http::HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn fields(map: &HeaderMap) -> Vec<(String, String)> {
+        map.iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn only_listed_upstream_fields_reach_the_partner() {
+        let upstream = header_map(&[
+            ("set-cookie", "a=1"),
+            ("content-type", "application/json"),
+            ("x-internal-host", "db-7"),
+            ("set-cookie", "b=2"),
+            ("vary", "accept"),
+            ("vary", "origin"),
+            ("content-length", "1572"),
+            ("location", "/accounts/1"),
+        ]);
+        let kept = retain_response_headers(upstream.clone(), StatusCode::OK);
+        let want = [
+            ("content-type", "application/json"),
+            ("vary", "accept"),
+            ("vary", "origin"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(fields(&kept), want);
+        // Location names what a 201 created, and only then.
+        let created = retain_response_headers(upstream, StatusCode::CREATED);
+        assert_eq!(created.get("location").unwrap(), "/accounts/1");
+        assert_eq!(created.len(), 4);
+        assert!(retain_response_headers(HeaderMap::new(), StatusCode::OK).is_empty());
+        let unlisted = header_map(&[("server", "x"), ("x-a", "1"), ("x-b", "2")]);
+        assert!(retain_response_headers(unlisted, StatusCode::OK).is_empty());
+    }
 
     #[test]
     fn error_bodies_keep_short_scalars_of_the_envelope_only() {

@@ -23,6 +23,7 @@ impl<const N: usize> Hex<N> {
 
     /// The low N / 2 bytes of `value`, as hex.
     fn of(value: u128) -> Self {
+        const { assert!(N <= 32, "a u128 has 32 hex digits") };
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; N];
         for (i, digit) in out.iter_mut().enumerate() {
@@ -73,8 +74,9 @@ impl TraceContext {
         self.parent_span_id.is_some()
     }
 
-    /// The header for the upstream call, with the gateway's span as its parent.
-    pub fn traceparent(&self) -> HeaderValue {
+    /// The header for the upstream call, with the gateway's span as its parent. Hex
+    /// digits and dashes only, so always a valid field value; `None` is never expected.
+    pub fn traceparent(&self) -> Option<HeaderValue> {
         let mut value = [0u8; 55];
         let parts: [&[u8]; 6] = [
             b"00-",
@@ -89,7 +91,7 @@ impl TraceContext {
             value[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
-        HeaderValue::from_bytes(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+        HeaderValue::from_bytes(&value).ok()
     }
 
     /// The ids for the audit entry, once the upstream call no longer needs them.
@@ -124,7 +126,7 @@ mod tests {
     use super::*;
 
     fn header(t: &TraceContext) -> String {
-        t.traceparent().to_str().unwrap().to_owned()
+        t.traceparent().unwrap().to_str().unwrap().to_owned()
     }
 
     #[test]
@@ -154,6 +156,13 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00-4bf92f3577b34da6a3ce929d0e0e47é6-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+            // One digit short or over, in each part.
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47361-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b71-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-011",
         ] {
             let t = TraceContext::start(Some(bad), rid);
             assert!(!t.continued());

@@ -78,9 +78,7 @@ pub fn parse_head(
         .filter(|code| (100..600).contains(code))
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(FramingError("the answer's status code is outside 100-599"))?;
-    // With room for the fields a gateway adds to an answer (request ids, security
-    // headers, rate limits): one allocation rather than a regrowth for some of them.
-    let mut headers = HeaderMap::with_capacity(response.headers.len() + 10);
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
     for field in response.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| FramingError("an answer header name is invalid"))?;
