@@ -165,6 +165,44 @@ async fn every_request_is_recorded_with_its_decision() {
     h.stop().await;
 }
 
+/// An answer whose entry the log cannot take (here the log is closed under the running
+/// gateway) is withheld: 503 with Retry-After and the request's own id, and nothing of
+/// the upstream's answer, though the upstream was called.
+#[tokio::test]
+async fn an_answer_whose_entry_cannot_be_recorded_is_withheld() {
+    let h = Harness::start().await;
+    let account = h.s("/sample/account_id");
+    let finch = h.token_jwt(FINCH, Production).await;
+    let path = format!("/accounts/{account}/balances");
+    let recorded = h.get(Production, &path, Some(&finch), None).await;
+    assert_eq!(recorded.status(), 200);
+    assert!(String::from_utf8_lossy(recorded.body()).contains("Balance"));
+
+    h.running().audit.close();
+    let r = h.get(Production, &path, Some(&finch), None).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(!r.headers()["x-fapi-interaction-id"].is_empty());
+    let body = json_body(&r);
+    assert_eq!(
+        body["type"], "urn:portcullis:problem:audit-unavailable",
+        "{body}"
+    );
+    let id = request_id(&r);
+    assert_eq!(body["request_id"], id.as_str());
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_ne!(id, request_id(&recorded));
+    assert!(
+        !String::from_utf8_lossy(r.body()).contains("Balance"),
+        "{body}"
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn admin_changes_are_recorded_and_secrets_never_are() {
     let h = Harness::start().await;
