@@ -174,6 +174,14 @@ fn serve_runs_the_example_config_as_it_is() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
+    // And one no operation answers: its line names none.
+    let unrouted = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&ca)
+        .arg("https://127.0.0.1:18443/no-such-operation")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&unrouted.stdout), "404");
     let status = terminate(child);
     assert!(status.success(), "serve exited with {status}");
     let logs = std::fs::read_to_string(&log_file).unwrap();
@@ -187,12 +195,24 @@ fn serve_runs_the_example_config_as_it_is() {
         .unwrap_or_else(|| panic!("no gateway line in {logs}"));
     assert_eq!(listening["level"], "INFO");
     assert!(listening["address"].is_string() && listening["timestamp"].is_string());
-    let denied = lines
-        .iter()
-        .find(|l| l["message"] == "request denied")
-        .unwrap_or_else(|| panic!("no request line in {logs}"));
-    assert_eq!(denied["status"], 401);
-    assert_eq!(denied["request_id"].as_str().map(str::len), Some(32));
+    let denied = |status: u16| {
+        lines
+            .iter()
+            .find(|l| l["message"] == "request denied" && l["status"] == status)
+            .unwrap_or_else(|| panic!("no {status} request line in {logs}"))
+    };
+    let unauthenticated = denied(401);
+    assert_eq!(
+        unauthenticated["request_id"].as_str().map(str::len),
+        Some(32)
+    );
+    assert_eq!(unauthenticated["reason"], "missing_token");
+    assert!(unauthenticated["operation"]
+        .as_str()
+        .is_some_and(|o| o != "-"));
+    let unrouted = denied(404);
+    assert_eq!(unrouted["reason"], "no_route");
+    assert_eq!(unrouted["operation"], "-", "{unrouted}");
 }
 
 #[test]
