@@ -106,6 +106,18 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not Found", detail)
     }
 
+    /// 503 with `Retry-After: 1`: the gateway cannot answer now, and soon may.
+    pub fn retry_later(kind: &'static str, detail: impl Into<String>) -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            kind,
+            "Service Unavailable",
+            detail,
+        );
+        p.retry_after_seconds = Some(1);
+        p
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

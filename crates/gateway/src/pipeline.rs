@@ -383,27 +383,18 @@ impl Gateway {
         };
         if let Err(e) = &committed {
             tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            let p = Problem::retry_later(
                 "audit-unavailable",
-                "Service Unavailable",
                 "the request could not be recorded; retry later",
             );
-            p.retry_after_seconds = Some(1);
             response = self.finish(
                 p.into_response::<Bytes>(request_id).map(full),
                 request_id,
                 &interaction_id,
             );
         }
-        let summary = Summary {
-            operation: routed.then_some(event.action.as_str()),
-            partner: event.actor.partner_id.as_deref(),
-            client: event.actor.client_id.as_deref(),
-            reason: &event.reason,
-        };
         log_line(
-            &summary,
+            &Summary::of(&event, routed),
             request_id,
             self.environment,
             &method,
@@ -424,14 +415,10 @@ impl Gateway {
         };
         log.reserve().map(Some).map_err(|Backpressure| {
             tracing::warn!("audit log behind; shedding load");
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            Problem::retry_later(
                 "audit-backpressure",
-                "Service Unavailable",
                 "the gateway is at capacity; retry after the indicated delay",
-            );
-            p.retry_after_seconds = Some(1);
-            p
+            )
         })
     }
 
@@ -883,6 +870,19 @@ struct Summary<'a> {
     partner: Option<&'a str>,
     client: Option<&'a str>,
     reason: &'a str,
+}
+
+impl<'a> Summary<'a> {
+    /// From the event that took the decision's strings; `routed`: whether an operation
+    /// answered (the event's action otherwise names the method, which the line does not).
+    fn of(event: &'a AuditEvent, routed: bool) -> Self {
+        Self {
+            operation: routed.then_some(event.action.as_str()),
+            partner: event.actor.partner_id.as_deref(),
+            client: event.actor.client_id.as_deref(),
+            reason: &event.reason,
+        }
+    }
 }
 
 fn log_line(

@@ -305,6 +305,59 @@ async fn the_upstream_sees_trusted_identity_and_nothing_spoofed() {
     h.stop().await;
 }
 
+/// The trace context the upstream gets: the caller's trace continued with the gateway's
+/// own span as parent when the caller's `traceparent` is valid; otherwise a new trace
+/// whose id is the request id, and the caller's `tracestate` dropped with it.
+#[tokio::test]
+async fn the_upstream_gets_the_gateway_s_span_in_a_valid_traceparent() {
+    let h = with_echo(5).await;
+    let acme = h.token_mtls(ACME).await;
+    let upstream_trace = |traceparent: &'static str| {
+        let h = &h;
+        let acme = &acme;
+        async move {
+            let req = Request::get(format!("{}/accounts", h.gateway(Production)))
+                .header("authorization", format!("Bearer {acme}"))
+                .header("traceparent", traceparent)
+                .header("tracestate", "vendor=opaque")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let r = h.client(Some(ACME)).send(req).await.unwrap();
+            assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+            let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+            let seen = json_body(&r)["headers"].clone();
+            let parts: Vec<String> = seen["traceparent"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no traceparent upstream: {seen}"))
+                .split('-')
+                .map(str::to_owned)
+                .collect();
+            (request_id, parts, seen["tracestate"].clone())
+        }
+    };
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (_, parts, tracestate) = upstream_trace(caller).await;
+    assert_eq!(parts.len(), 4, "{parts:?}");
+    assert_eq!(parts[..2], ["00", "4bf92f3577b34da6a3ce929d0e0e4736"]);
+    assert!(hex(&parts[2], 16) && parts[2] != "00f067aa0ba902b7" && parts[2] != "0".repeat(16));
+    assert_eq!(parts[3], "01");
+    assert_eq!(tracestate, "vendor=opaque");
+
+    // Upper-case hex is not a valid traceparent: a new trace, the caller's state dropped.
+    let hostile = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
+    let (request_id, parts, tracestate) = upstream_trace(hostile).await;
+    assert_eq!(parts.len(), 4, "{parts:?}");
+    assert_eq!(parts[0], "00");
+    assert_eq!(parts[1], request_id);
+    assert!(hex(&parts[2], 16) && parts[3] == "01", "{parts:?}");
+    assert!(tracestate.is_null(), "tracestate passed on: {tracestate}");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn slow_upstreams_get_504_and_slow_clients_are_cut_off() {
     let h = with_echo(1).await;
