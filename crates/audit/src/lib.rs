@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod event;
+pub mod json;
 mod log;
 pub mod merkle;
 pub mod query;

@@ -162,13 +162,9 @@ impl Slot {
     /// Writes the event to the log and waits until it is acknowledged (see
     /// [`Acknowledge`]); returns its index.
     pub async fn commit(mut self, event: &AuditEvent) -> Result<u64, AuditError> {
-        // A gateway request's entry is most of a kilobyte: sized once, not grown from
-        // serde_json's 128 bytes in four copies.
+        // A gateway request's entry is most of a kilobyte: sized once, not grown in steps.
         let mut event_json = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut event_json, event).map_err(|e| AuditError::Io {
-            path: "event".into(),
-            source: e.into(),
-        })?;
+        crate::json::write_event(event, &mut event_json);
         // The append below settles the arrival, whatever its outcome. No await may come
         // between this and that append (both run in this first poll), or a cancelled
         // commit would leave the arrival counted and every later commit waiting out the
