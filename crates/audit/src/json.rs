@@ -12,42 +12,60 @@ use crate::event::{Actor, AuditEvent, Decision, EventKind, TraceIds};
 
 /// Appends `event`'s JSON to `out`.
 pub fn write_event(event: &AuditEvent, out: &mut Vec<u8>) {
+    // Named field by field, without `..`: a field added to the event does not compile
+    // until it is written here too.
+    let AuditEvent {
+        time_ms,
+        kind,
+        environment,
+        actor,
+        action,
+        target,
+        decision,
+        reason,
+        status,
+        latency_us,
+        source_ip,
+        request_id,
+        fields_removed,
+        trace,
+    } = event;
     out.extend_from_slice(b"{\"time_ms\":");
-    out.extend_from_slice(itoa::Buffer::new().format(event.time_ms).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(*time_ms).as_bytes());
     out.extend_from_slice(b",\"kind\":\"");
-    out.extend_from_slice(kind_name(event.kind).as_bytes());
+    out.extend_from_slice(kind_name(*kind).as_bytes());
     out.push(b'"');
-    if let Some(environment) = event.environment {
+    if let Some(environment) = environment {
         out.extend_from_slice(b",\"environment\":\"");
-        out.extend_from_slice(environment_name(environment).as_bytes());
+        out.extend_from_slice(environment_name(*environment).as_bytes());
         out.push(b'"');
     }
     out.extend_from_slice(b",\"actor\":");
-    write_actor(&event.actor, out);
+    write_actor(actor, out);
     out.extend_from_slice(b",\"action\":");
-    write_str(&event.action, out);
-    if !event.target.is_empty() {
+    write_str(action, out);
+    if !target.is_empty() {
         out.extend_from_slice(b",\"target\":");
-        write_map(&event.target, out);
+        write_map(target, out);
     }
-    out.extend_from_slice(match event.decision {
+    out.extend_from_slice(match decision {
         Decision::Allow => b",\"decision\":\"allow\",\"reason\":",
         Decision::Deny => b",\"decision\":\"deny\",\"reason\":",
     });
-    write_str(&event.reason, out);
-    if let Some(status) = event.status {
+    write_str(reason, out);
+    if let Some(status) = status {
         out.extend_from_slice(b",\"status\":");
-        out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(*status).as_bytes());
     }
-    if let Some(latency) = event.latency_us {
+    if let Some(latency) = latency_us {
         out.extend_from_slice(b",\"latency_us\":");
-        out.extend_from_slice(itoa::Buffer::new().format(latency).as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(*latency).as_bytes());
     }
-    write_optional(b",\"source_ip\":", event.source_ip.as_deref(), out);
-    write_optional(b",\"request_id\":", event.request_id.as_deref(), out);
-    if !event.fields_removed.is_empty() {
+    write_optional(b",\"source_ip\":", source_ip.as_deref(), out);
+    write_optional(b",\"request_id\":", request_id.as_deref(), out);
+    if !fields_removed.is_empty() {
         out.extend_from_slice(b",\"fields_removed\":[");
-        for (i, path) in event.fields_removed.iter().enumerate() {
+        for (i, path) in fields_removed.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -55,7 +73,7 @@ pub fn write_event(event: &AuditEvent, out: &mut Vec<u8>) {
         }
         out.push(b']');
     }
-    if let Some(trace) = &event.trace {
+    if let Some(trace) = trace {
         out.extend_from_slice(b",\"trace\":");
         write_trace(trace, out);
     }
@@ -85,12 +103,17 @@ fn environment_name(environment: Environment) -> &'static str {
 }
 
 fn write_actor(actor: &Actor, out: &mut Vec<u8>) {
+    let Actor {
+        partner_id,
+        client_id,
+        admin,
+    } = actor;
     out.push(b'{');
     let mut first = true;
     for (name, value) in [
-        ("partner_id", &actor.partner_id),
-        ("client_id", &actor.client_id),
-        ("admin", &actor.admin),
+        ("partner_id", partner_id),
+        ("client_id", client_id),
+        ("admin", admin),
     ] {
         if let Some(value) = value {
             if !first {
@@ -120,15 +143,16 @@ fn write_map(map: &BTreeMap<String, String>, out: &mut Vec<u8>) {
 }
 
 fn write_trace(trace: &TraceIds, out: &mut Vec<u8>) {
+    let TraceIds {
+        trace_id,
+        span_id,
+        parent_span_id,
+    } = trace;
     out.extend_from_slice(b"{\"trace_id\":");
-    write_str(&trace.trace_id, out);
+    write_str(trace_id, out);
     out.extend_from_slice(b",\"span_id\":");
-    write_str(&trace.span_id, out);
-    write_optional(
-        b",\"parent_span_id\":",
-        trace.parent_span_id.as_deref(),
-        out,
-    );
+    write_str(span_id, out);
+    write_optional(b",\"parent_span_id\":", parent_span_id.as_deref(), out);
     out.push(b'}');
 }
 
