@@ -24,6 +24,20 @@ pub enum EventKind {
     AuditRead,
 }
 
+impl EventKind {
+    /// Every kind (a test keeps the list whole).
+    pub const ALL: [EventKind; 8] = [
+        EventKind::GatewayRequest,
+        EventKind::TokenIssued,
+        EventKind::TokenRefused,
+        EventKind::TokenIntrospected,
+        EventKind::TokenRevoked,
+        EventKind::AuthorizationServerRequest,
+        EventKind::AdminChange,
+        EventKind::AuditRead,
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {

@@ -638,7 +638,8 @@ const UNRECORDED_REPAIR_EXTENSION: &str = "unrecorded-repair";
 
 /// Writes the entry that will record a repair, durably, before the repair is made.
 fn write_unrecorded_repair(dir: &Path, event: &AuditEvent) -> Result<(), AuditError> {
-    let json = serde_json::to_vec(event).map_err(|e| io_err(dir)(e.into()))?;
+    let mut json = Vec::new();
+    crate::json::write_event(event, &mut json);
     let (path, mut file) = create_unique(
         &dir.join(format!("{}", event.time_ms)),
         &format!(".{UNRECORDED_REPAIR_EXTENSION}"),
@@ -674,7 +675,9 @@ fn record_repairs(dir: &Path, shared: &Shared) -> Result<(), AuditError> {
             offset: 0,
             detail: format!("an unrecorded repair that is not an audit entry: {e}"),
         })?;
-        let json = serde_json::to_vec(&event).map_err(|e| io_err(path)(e.into()))?;
+        // Encoded as every entry is, whatever spacing the file had.
+        let mut json = Vec::with_capacity(json.len());
+        crate::json::write_event(&event, &mut json);
         shared.arriving.fetch_add(1, Ordering::SeqCst);
         // As a durable appender: never refused for load, and committed at once.
         shared.append(&json, true, true)?;
