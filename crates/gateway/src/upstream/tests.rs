@@ -273,6 +273,61 @@ async fn a_connection_the_upstream_closed_is_not_used_again() {
     assert_eq!(connections.load(Ordering::SeqCst), 3);
 }
 
+/// An upstream on a thread of its own that answers one request per connection and closes
+/// it: it can close while the client's runtime is not polling, so the close goes unseen.
+fn answers_once_then_closes() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            if head.is_empty() {
+                continue;
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+        }
+    });
+    (address, requests)
+}
+
+#[test]
+fn a_close_the_runtime_has_not_seen_yet_costs_no_request_its_answer() {
+    let (address, requests) = answers_once_then_closes();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let base = format!("http://{address}/base/").parse().unwrap();
+        let upstream = Upstream::new(base, Duration::from_secs(2));
+        for method in [Method::GET, Method::GET, Method::POST, Method::HEAD] {
+            // This thread blocks, so the reactor does not poll while the upstream closes
+            // the pooled connection: only the kernel knows, and no request may be lost
+            // to it or answered twice.
+            std::thread::sleep(Duration::from_millis(30));
+            let (status, _, body) = call(&upstream, method.clone(), "/x", b"").await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{method}");
+            if method != Method::HEAD {
+                assert_eq!(body, b"{}", "{method}");
+            }
+        }
+    });
+    // One request answered per call: none was lost, none was taken twice.
+    assert_eq!(requests.load(Ordering::SeqCst), 4);
+}
+
 #[tokio::test]
 async fn broken_and_hostile_answers_are_errors() {
     let (upstream, _) = scripted().await;
