@@ -7,9 +7,9 @@ use portcullis_audit::{Actor, AuditEvent, Decision, EventKind, RemovedPaths, Tra
 use portcullis_core::Environment;
 
 fuzz_target!(|input: &[u8]| {
-    // Ten bytes pick the shape (kind, which optional fields are there, numbers); the rest
+    // Eleven bytes pick the shape (kind, which optional fields are there, numbers); the rest
     // splits on 0xFF, which UTF-8 never holds, into the strings (NUL and all).
-    let Some((shape, rest)) = input.split_first_chunk::<10>() else {
+    let Some((shape, rest)) = input.split_first_chunk::<11>() else {
         return;
     };
     let bits = shape[0];
@@ -23,7 +23,7 @@ fuzz_target!(|input: &[u8]| {
     let some = |bit: u8, value: String| (bits & (1 << bit) != 0).then_some(value);
     let mut event = AuditEvent {
         time_ms: number,
-        kind: EventKind::ALL[usize::from(shape[1] % 8)],
+        kind: EventKind::ALL[usize::from(shape[1]) % EventKind::ALL.len()],
         environment: [
             None,
             Some(Environment::Production),
@@ -53,7 +53,7 @@ fuzz_target!(|input: &[u8]| {
             parent_span_id: (shape[1] & 0x40 != 0).then(&mut next),
         }),
     };
-    for _ in 0..usize::from(shape[2] % 4) {
+    for _ in 0..usize::from(shape[10] % 4) {
         event.target.insert(next(), next());
     }
     for path in parts.take(8) {

@@ -25,7 +25,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind (a test keeps the list whole).
+    /// Every kind. A new kind breaks a wildcard-free match in the JSON encoder's tests,
+    /// which says to add it here too.
     pub const ALL: [EventKind; 8] = [
         EventKind::GatewayRequest,
         EventKind::TokenIssued,

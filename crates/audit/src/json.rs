@@ -1,6 +1,6 @@
 //! An event's JSON as the log stores it, written by hand: the same bytes `serde_json`
-//! writes for [`AuditEvent`]'s `Serialize` (the tests hold the two to that), in about a
-//! third of the time. A gateway request's entry is most of a kilobyte of strings, and
+//! writes for [`AuditEvent`]'s `Serialize` (the tests hold the two to that), in about half
+//! the time. A gateway request's entry is most of a kilobyte of strings, and
 //! `serde_json` checks each byte against its escape table one at a time; here eight bytes
 //! are checked at once and copied whole when none needs escaping, which is nearly always.
 

@@ -274,16 +274,17 @@ async fn a_connection_the_upstream_closed_is_not_used_again() {
 }
 
 /// An upstream on a thread of its own that answers one request per connection and closes
-/// it: it can close while the client's runtime is not polling, so the close goes unseen.
-fn answers_once_then_closes() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+/// it, then says so on the channel: it closes while the client's runtime is not polling,
+/// so the close goes unseen there.
+fn answers_once_then_closes() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<()>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
+    let (closed, answered) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut head = Vec::new();
             let mut buf = [0u8; 4096];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -295,28 +296,39 @@ fn answers_once_then_closes() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
             if head.is_empty() {
                 continue;
             }
-            counter.fetch_add(1, Ordering::SeqCst);
             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+            drop(stream);
+            if closed.send(()).is_err() {
+                return;
+            }
         }
     });
-    (address, requests)
+    (address, answered)
 }
 
 #[test]
 fn a_close_the_runtime_has_not_seen_yet_costs_no_request_its_answer() {
-    let (address, requests) = answers_once_then_closes();
+    let (address, answered) = answers_once_then_closes();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let wait = Duration::from_secs(5);
     runtime.block_on(async {
         let base = format!("http://{address}/base/").parse().unwrap();
         let upstream = Upstream::new(base, Duration::from_secs(2));
-        for method in [Method::GET, Method::GET, Method::POST, Method::HEAD] {
-            // This thread blocks, so the reactor does not poll while the upstream closes
-            // the pooled connection: only the kernel knows, and no request may be lost
-            // to it or answered twice.
-            std::thread::sleep(Duration::from_millis(30));
+        for (i, method) in [Method::GET, Method::GET, Method::POST, Method::HEAD]
+            .into_iter()
+            .enumerate()
+        {
+            // This thread blocks until the upstream has closed the pooled connection, so
+            // the reactor does not poll meanwhile: only the kernel knows, and no request
+            // may be lost to it or answered twice.
+            if i > 0 {
+                answered
+                    .recv_timeout(wait)
+                    .expect("the upstream closed the last one");
+            }
             let (status, _, body) = call(&upstream, method.clone(), "/x", b"").await.unwrap();
             assert_eq!(status, StatusCode::OK, "{method}");
             if method != Method::HEAD {
@@ -325,7 +337,8 @@ fn a_close_the_runtime_has_not_seen_yet_costs_no_request_its_answer() {
         }
     });
     // One request answered per call: none was lost, none was taken twice.
-    assert_eq!(requests.load(Ordering::SeqCst), 4);
+    answered.recv_timeout(wait).expect("the last answer");
+    assert!(answered.recv_timeout(Duration::from_millis(100)).is_err());
 }
 
 #[tokio::test]
