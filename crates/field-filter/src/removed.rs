@@ -133,7 +133,7 @@ impl<S: AsRef<str>> Extend<S> for RemovedPaths {
 
 impl<const N: usize> PartialEq<[&str; N]> for RemovedPaths {
     fn eq(&self, other: &[&str; N]) -> bool {
-        self.len() == N && self.iter().eq(other.iter().copied())
+        self == &other[..]
     }
 }
 

@@ -19,6 +19,10 @@ use portcullis_core::Environment::Production;
 use portcullis_gateway::RouteTable;
 use serde_json::{json, Value};
 
+/// A member name an upstream's error answer carries: quotes, a backslash and a control
+/// character, shaped to close the audit entry's list and add a decision of its own.
+const HOSTILE_MEMBER: &str = "x\"],\"decision\":\"deny\",\"y\":[\"\u{1}\\";
+
 /// An upstream that answers with what it received; `x-test-delay-ms` makes it slow.
 async fn echo_upstream() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,6 +70,10 @@ async fn echo_upstream() -> SocketAddr {
                             "Errors": [{"ErrorCode": "UK.OBIE.Resource.Exists", "Message": "exists", "Iban": "GB33BUKB20201555555555"}],
                             "echo": echo,
                         });
+                        // A member name written to break out of the audit entry's JSON.
+                        echo.as_object_mut()
+                            .unwrap()
+                            .insert(HOSTILE_MEMBER.to_string(), json!(1));
                     }
                     let mut r = Response::new(Full::new(Bytes::from(echo.to_string())));
                     if error {
@@ -556,7 +564,9 @@ async fn upstream_error_bodies_keep_only_their_envelope() {
         .iter()
         .find(|e| e.event.request_id.as_deref() == Some(request_id.as_str()))
         .unwrap();
-    for removed in ["detail", "echo", "Errors[*].Iban"] {
+    // The hostile name is recorded as it was, escaped, and changed nothing else.
+    assert_eq!(entry.event.decision, portcullis_audit::Decision::Allow);
+    for removed in ["detail", "echo", "Errors[*].Iban", HOSTILE_MEMBER] {
         assert!(
             entry.event.fields_removed.iter().any(|f| f == removed),
             "{removed} not recorded: {:?}",
