@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod authn;
+mod log_throttle;
 mod pipeline;
 pub mod proxy;
 mod response;

@@ -30,6 +30,7 @@ use portcullis_policy::{client_address, NetworkList, RateLimit, Violation};
 use portcullis_tls::ConnectionInfo;
 
 use crate::authn::Authenticator;
+use crate::log_throttle::LogThrottle;
 use crate::proxy::{names, sanitize_request_headers, set_header};
 use crate::response::{
     check_headers, error_body, filter_body, retain_response_headers, says_json, Unfilterable,
@@ -101,7 +102,14 @@ pub struct Gateway {
     monitor: Option<EventFeed>,
     /// Blocks and throttles put in place by automated responses.
     guard: Option<Arc<Guard>>,
+    /// Answers withheld because their audit entry could not be recorded.
+    withheld_log: LogThrottle,
+    /// Requests refused because the audit log was behind.
+    shed_log: LogThrottle,
 }
+
+/// The least time between two log lines about the same failure of the audit log.
+const AUDIT_FAILURE_LOG_INTERVAL_MS: i64 = 1_000;
 
 fn full(bytes: Bytes) -> ResponseBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
@@ -110,6 +118,9 @@ fn full(bytes: Bytes) -> ResponseBody {
 /// The reason recorded when load was shed because the audit log was behind; such an
 /// answer has no slot and so no entry of its own.
 const SHED: &str = "audit_backpressure";
+
+/// The reason in the log line of an answer withheld because its entry was not recorded.
+const WITHHELD: &str = "audit_unavailable";
 
 /// How a request is named: ours, and the partner's FAPI interaction id.
 #[derive(Clone, Copy)]
@@ -212,6 +223,8 @@ impl Gateway {
             deny_all: CompiledFieldPolicy::deny_all(),
             monitor: None,
             guard: None,
+            withheld_log: LogThrottle::new(AUDIT_FAILURE_LOG_INTERVAL_MS),
+            shed_log: LogThrottle::new(AUDIT_FAILURE_LOG_INTERVAL_MS),
         }
     }
 
@@ -382,7 +395,16 @@ impl Gateway {
             None => Ok(None),
         };
         if let Err(e) = &committed {
-            tracing::error!(%request_id, error = %e, "audit entry not recorded; withholding the answer");
+            // Once a second at most (see `LogThrottle`); each request keeps its own line
+            // below, with its 503 and this reason.
+            if let Some(unlogged) = self.withheld_log.admit(self.clock.now_ms()) {
+                tracing::error!(
+                    %request_id,
+                    error = %e,
+                    withheld_since_last_line = unlogged,
+                    "audit entry not recorded; withholding the answer"
+                );
+            }
             let p = Problem::retry_later(
                 "audit-unavailable",
                 "the request could not be recorded; retry later",
@@ -394,7 +416,16 @@ impl Gateway {
             );
         }
         log_line(
-            &Summary::of(&event, routed),
+            &Summary {
+                // The event says what the checks decided; the log line says why the
+                // answer is a 503 all the same.
+                reason: if committed.is_err() {
+                    WITHHELD
+                } else {
+                    &event.reason
+                },
+                ..Summary::of(&event, routed)
+            },
             request_id,
             self.environment,
             &method,
@@ -414,7 +445,14 @@ impl Gateway {
             return Ok(None);
         };
         log.reserve().map(Some).map_err(|Backpressure| {
-            tracing::warn!("audit log behind; shedding load");
+            // Once a second at most (see `LogThrottle`); each request keeps its own line,
+            // with its 503 and the reason `audit_backpressure`.
+            if let Some(unlogged) = self.shed_log.admit(self.clock.now_ms()) {
+                tracing::warn!(
+                    shed_since_last_line = unlogged,
+                    "audit log behind; shedding load"
+                );
+            }
             Problem::retry_later(
                 "audit-backpressure",
                 "the gateway is at capacity; retry after the indicated delay",
