@@ -34,7 +34,7 @@ use crate::segment::{
 use portcullis_core::clock::{Clock, SystemClock};
 use tree::CommittedTree;
 pub use tree::{ConsistencyProof, FramePosition, InclusionProof, ProofError, TreeView};
-use writer::{Flusher, Publisher, Shared, Syncer, Tail};
+use writer::{Flusher, Publisher, Refusals, Shared, Syncer, Tail};
 
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -171,14 +171,20 @@ impl Slot {
         // full delay.
         self.arrival_settled = true;
         // The permit is held until the entry is acknowledged, bounding in-flight entries.
-        match self.acknowledge {
+        let recorded = match self.acknowledge {
             Acknowledge::Written => self.shared.append_written(&event_json).await,
-            Acknowledge::Durable => {
-                let index = self.shared.append(&event_json, false, true)?;
-                self.shared.durable(index).await?;
-                Ok(index)
-            }
+            Acknowledge::Durable => match self.shared.append(&event_json, false, true) {
+                Ok(index) => self.shared.durable(index).await.map(|()| index),
+                Err(e) => Err(e),
+            },
+        };
+        if recorded.is_err() {
+            self.shared
+                .refusals
+                .not_recorded
+                .fetch_add(1, Ordering::Relaxed);
         }
+        recorded
     }
 }
 
@@ -457,6 +463,7 @@ impl AuditLog {
             durable: Publisher::new(recovered.0),
             written,
             committed: committed.clone(),
+            refusals: Refusals::default(),
         });
         let syncer = Syncer {
             shared: shared.clone(),
@@ -498,11 +505,10 @@ impl AuditLog {
 
     /// Takes a place in the queue, or reports backpressure at once.
     pub fn reserve(&self) -> Result<Slot, Backpressure> {
-        let permit = self
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Backpressure)?;
+        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
+            self.shared.refusals.no_slot.fetch_add(1, Ordering::Relaxed);
+            Backpressure
+        })?;
         Ok(Slot::new(permit, self.shared.clone(), self.acknowledge))
     }
 
@@ -520,6 +526,16 @@ impl AuditLog {
         Slot::new(permit, self.shared.clone(), Acknowledge::Durable)
             .commit(event)
             .await
+    }
+
+    /// Since the log was opened: reservations refused for want of a slot (the gateway
+    /// sheds those requests), and entries whose commit failed (their answers withheld).
+    pub fn refusals(&self) -> (u64, u64) {
+        let refusals = &self.shared.refusals;
+        (
+            refusals.no_slot.load(Ordering::Relaxed),
+            refusals.not_recorded.load(Ordering::Relaxed),
+        )
     }
 
     /// Entries reserved, queued or being written right now.

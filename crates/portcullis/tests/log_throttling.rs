@@ -92,5 +92,7 @@ async fn withheld_answers_are_logged_once_a_second_with_a_count_not_once_each() 
             .all(|l| l.contains("status=503") && l.contains("reason=\"audit_unavailable\"")),
         "{denied:#?}"
     );
+    // And counted for metrics: withheld, none shed.
+    assert_eq!(h.running().audit.refusals(), (0, 7));
     h.stop().await;
 }

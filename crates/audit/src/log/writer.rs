@@ -236,6 +236,14 @@ pub(super) struct Shared {
     /// The same as `Tail::written`, reachable without the lock.
     pub written: Arc<Flusher>,
     pub committed: Arc<Mutex<Committed>>,
+    pub refusals: Refusals,
+}
+
+/// What the log could not take, for metrics (see [`super::AuditLog::refusals`]).
+#[derive(Default)]
+pub(super) struct Refusals {
+    pub no_slot: AtomicU64,
+    pub not_recorded: AtomicU64,
 }
 
 impl Shared {
