@@ -16,7 +16,7 @@ mod verify;
 pub use event::{Actor, AuditEvent, Decision, EventKind, RemovedPaths, TraceIds};
 pub use log::{
     Acknowledge, AuditConfig, AuditError, AuditLog, Backpressure, Committed, ConsistencyProof,
-    InclusionProof, ProofError, Slot, TreeView, RECOVERY_ACTION, RECOVERY_ACTOR,
+    InclusionProof, ProofError, RefusalCounts, Slot, TreeView, RECOVERY_ACTION, RECOVERY_ACTOR,
 };
 pub use verify::{verify_dir, VerifyError, VerifyReport};
 

@@ -137,6 +137,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 #[error("the audit log is behind; retry shortly")]
 pub struct Backpressure;
 
+/// See [`AuditLog::refusals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalCounts {
+    /// Reservations refused for want of a slot (the gateway sheds those requests).
+    pub no_slot: u64,
+    /// Entries whose commit failed (the gateway withholds their answers).
+    pub not_recorded: u64,
+}
+
 /// A reserved place in the log. Until its entry is appended (or it is dropped), it counts
 /// as an entry on its way, and a group commit waits for it, up to the commit delay.
 pub struct Slot {
@@ -528,14 +537,13 @@ impl AuditLog {
             .await
     }
 
-    /// Since the log was opened: reservations refused for want of a slot (the gateway
-    /// sheds those requests), and entries whose commit failed (their answers withheld).
-    pub fn refusals(&self) -> (u64, u64) {
+    /// What the log could not take since it was opened.
+    pub fn refusals(&self) -> RefusalCounts {
         let refusals = &self.shared.refusals;
-        (
-            refusals.no_slot.load(Ordering::Relaxed),
-            refusals.not_recorded.load(Ordering::Relaxed),
-        )
+        RefusalCounts {
+            no_slot: refusals.no_slot.load(Ordering::Relaxed),
+            not_recorded: refusals.not_recorded.load(Ordering::Relaxed),
+        }
     }
 
     /// Entries reserved, queued or being written right now.

@@ -356,13 +356,25 @@ async fn reservations_run_out_instead_of_dropping_entries() {
     b.commit(&event(1)).await.unwrap();
     c.commit(&event(2)).await.unwrap();
     // Counted for metrics: one refused reservation, no failed commit yet.
-    assert_eq!(log.refusals(), (1, 0));
+    assert_eq!(
+        log.refusals(),
+        RefusalCounts {
+            no_slot: 1,
+            not_recorded: 0
+        }
+    );
     log.close();
     assert_eq!(verify_dir(dir.path(), None, None).unwrap().entries, 3);
     // A slot taken before the close cannot record its entry after it.
     let late = log.reserve().unwrap();
     assert!(late.commit(&event(3)).await.is_err());
-    assert_eq!(log.refusals(), (1, 1));
+    assert_eq!(
+        log.refusals(),
+        RefusalCounts {
+            no_slot: 1,
+            not_recorded: 1
+        }
+    );
 }
 
 /// Recovery kept entries 0..5 and nothing after, and recorded itself as entry 5 (`why`,

@@ -764,11 +764,11 @@ impl Monitor {
             .values()
             .filter(|a| a.status != AlertStatus::Closed)
             .count();
-        let (shed, withheld) = self.audit.refusals();
+        let refusals = self.audit.refusals();
         let gauges = [
             ("portcullis_audit_queue_depth", "Audit entries reserved or waiting to be made durable.", self.audit.queue_depth() as f64),
-            ("portcullis_audit_shed_total", "Requests refused with 503 because the audit log was behind (no entry: none could be taken).", shed as f64),
-            ("portcullis_audit_withheld_total", "Answers withheld (503) because their audit entry could not be recorded.", withheld as f64),
+            ("portcullis_audit_shed_total", "Requests refused with 503 because the audit log was behind (no entry: none could be taken).", refusals.no_slot as f64),
+            ("portcullis_audit_withheld_total", "Answers withheld (503) because their audit entry could not be recorded.", refusals.not_recorded as f64),
             ("portcullis_monitor_events_skipped_total", "Events the monitor skipped because it was behind (they are still in the audit log).", self.feed.dropped.load(Ordering::Relaxed) as f64),
             ("portcullis_alerts_unresolved", "Alerts open or acknowledged.", open_alerts as f64),
             ("portcullis_alerts_suppressed_total", "Alerts not raised because more than monitor.max_alerts_per_minute were due.", self.records().suppressed as f64),

@@ -167,21 +167,12 @@ fn serve_runs_the_example_config_as_it_is() {
             .unwrap_or(false)
     });
     // A refused request, so its log line is among the JSON lines.
-    let refused = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-        .arg(&ca)
-        .arg("https://127.0.0.1:18443/accounts")
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
+    assert_eq!(status_of(&ca, "https://127.0.0.1:18443/accounts"), "401");
     // And one no operation answers: its line names none.
-    let unrouted = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-        .arg(&ca)
-        .arg("https://127.0.0.1:18443/no-such-operation")
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&unrouted.stdout), "404");
+    assert_eq!(
+        status_of(&ca, "https://127.0.0.1:18443/no-such-operation"),
+        "404"
+    );
     let status = terminate(child);
     assert!(status.success(), "serve exited with {status}");
     let logs = std::fs::read_to_string(&log_file).unwrap();
@@ -460,4 +451,15 @@ async fn answered_requests_survive_sigkill(demo_args: &[&str], env: &[(&str, &st
         answered.len(),
         missing.first()
     );
+}
+
+/// The HTTP status curl gets for `url`, trusting `ca`.
+fn status_of(ca: &Path, url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
