@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, StatusCode, Uri};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -138,7 +138,7 @@ impl Upstream {
                 // a new connection. Others get the error, PUT and DELETE included: the
                 // upstream may have acted on them, and a bank's API is not to be repeated
                 // on a guess.
-                if let Some(conn) = self.pool.checkout() {
+                if let Some(conn) = self.pool.checkout(method.is_safe()) {
                     return match conn.exchange(&outgoing).await {
                         Err(Failure::BeforeAnswer(_)) if method.is_safe() => {
                             let permit = self.connections.clone().acquire_owned().await;
@@ -278,15 +278,32 @@ impl Conn {
     }
 
     /// Whether an idle connection can carry a request: open, not timed out, and with no
-    /// bytes the upstream sent unasked (those would be read as the next answer). Asks the
-    /// kernel (a non-blocking MSG_PEEK), not the runtime's cached readiness, which lags
-    /// until the reactor next polls.
-    fn reusable(&self, now: Instant) -> bool {
+    /// bytes the upstream sent unasked (those would be read as the next answer).
+    ///
+    /// For a request that may not be repeated, the kernel is asked (a non-blocking
+    /// MSG_PEEK): the runtime's readiness lags until the reactor next polls, and a close
+    /// it has not seen would cost the request its answer. A safe request (GET, HEAD,
+    /// OPTIONS) is sent once more on a new connection when a close shows only after it was
+    /// written (see [`Upstream::send`]), so for it the runtime's view is enough, and the
+    /// system call is made only when the reactor saw the connection become readable while
+    /// it sat idle. Reads of an answer that drain the socket clear that readiness, so a
+    /// busy connection is reused without one. Unasked bytes that arrive after the reactor's
+    /// last poll can be taken for the answer either way: peeking only narrows the race.
+    fn reusable(&self, now: Instant, safe: bool) -> bool {
         if now.duration_since(self.idle_since) > IDLE_TIMEOUT {
             return false;
         }
-        let mut probe = [MaybeUninit::<u8>::uninit()];
-        let peeked = socket2::SockRef::from(&self.stream).peek(&mut probe);
+        let peek = || {
+            let mut probe = [MaybeUninit::<u8>::uninit()];
+            socket2::SockRef::from(&self.stream).peek(&mut probe)
+        };
+        let peeked = if safe {
+            // Runs `peek` only when the runtime holds the socket readable; a WouldBlock
+            // from it clears that readiness.
+            self.stream.try_io(Interest::READABLE, peek)
+        } else {
+            peek()
+        };
         matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
@@ -373,11 +390,13 @@ struct Pool {
 }
 
 impl Pool {
-    fn checkout(&self) -> Option<Conn> {
+    /// An idle connection for a request; `safe`: the request may be repeated (see
+    /// [`Conn::reusable`]).
+    fn checkout(&self, safe: bool) -> Option<Conn> {
         let now = Instant::now();
         loop {
             let conn = self.idle.lock().ok()?.pop_back()?;
-            if conn.reusable(now) {
+            if conn.reusable(now, safe) {
                 return Some(conn);
             }
         }

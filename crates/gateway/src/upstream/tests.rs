@@ -123,6 +123,17 @@ async fn scripted_with_timeout(timeout: Duration) -> (Upstream, Arc<AtomicUsize>
                             tokio::time::sleep(Duration::from_secs(2)).await;
                             json("{}")
                         }
+                        // Answers, then, while the connection sits idle, sends an answer
+                        // nobody asked for.
+                        "/base/then-unasked" => {
+                            stream.write_all(json("{}").as_bytes()).await.unwrap();
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            let unasked = "HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n\"stale\"";
+                            if stream.write_all(unasked.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                         // Answers, then closes: the pooled connection is dead when next used.
                         "/base/then-close" => {
                             stream.write_all(json("{}").as_bytes()).await.unwrap();
@@ -270,6 +281,23 @@ async fn a_connection_the_upstream_closed_is_not_used_again() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     call(&upstream, Method::POST, "/echo", b"y").await.unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn bytes_sent_unasked_on_an_idle_connection_are_never_taken_for_an_answer() {
+    let (upstream, connections) = scripted().await;
+    // A GET trusts the runtime's view of the idle connection, a POST asks the kernel; both
+    // must leave the connection with the unasked answer and use a new one.
+    for method in [Method::GET, Method::POST] {
+        call(&upstream, method.clone(), "/then-unasked", b"")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let (status, _, body) = call(&upstream, method.clone(), "/len", b"").await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{method}");
+        assert_eq!(body, br#"{"ok":true}"#, "{method}");
+    }
     assert_eq!(connections.load(Ordering::SeqCst), 3);
 }
 
