@@ -297,7 +297,7 @@ impl Gateway {
         );
         let source = client_address(conn.remote.ip(), request.headers(), &self.trusted_proxies);
         // Once: the upstream is told it, and the audit entry keeps it.
-        let source_text = source.to_string();
+        let source_text = address_text(source);
         let mut decision = Decision::new();
 
         // A place in the audit log is taken before any side effect (inside `process`), or
@@ -503,9 +503,13 @@ impl Gateway {
         // 1. Hygiene: refuse ambiguous framing and duplicated security headers.
         check_request_headers(request.headers())
             .inspect_err(|_| decision.reason = "malformed_request")?;
+        // The checks below share one reading of the clock: the same instant for each of
+        // them, and one clock read rather than four (they showed in profiles).
+        let now_us = self.clock.now_us();
+        let now_ms = now_us.div_euclid(1000);
         // An address an automated response blocked gets nothing, tokens included.
         if let Some(guard) = &self.guard {
-            if guard.is_blocked(source, self.clock.now_ms()) {
+            if guard.is_blocked(source, now_ms) {
                 decision.reason = "source_blocked";
                 return Err(Problem::new(
                     StatusCode::FORBIDDEN,
@@ -571,7 +575,7 @@ impl Gateway {
         decision.operation = Some(operation.id.clone());
 
         // 3. Authenticate: token signature, type, issuer, audience, times, certificate binding.
-        let now = self.clock.now();
+        let now = now_us.div_euclid(1_000_000);
         let authenticator = Authenticator {
             snapshot: &snapshot,
             cache: &self.token_cache,
@@ -648,8 +652,8 @@ impl Gateway {
             self.limits.default_rate_limit,
             self.guard
                 .as_ref()
-                .and_then(|g| g.throttle(&claims.partner_id, self.clock.now_ms())),
-            self.clock.now_us(),
+                .and_then(|g| g.throttle(&claims.partner_id, now_ms)),
+            now_us,
         );
         match admitted {
             Ok(headers) => decision.rate_headers = Some(headers),
@@ -880,6 +884,25 @@ fn validate_request(
     Ok(())
 }
 
+/// An address as text, as `Display` writes it. IPv4 by hand: through the formatting
+/// machinery it cost as much as the rest of the request's bookkeeping (seen in profiles).
+fn address_text(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            let mut number = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                text.push_str(number.format(octet));
+            }
+            text
+        }
+        IpAddr::V6(_) => address.to_string(),
+    }
+}
+
 fn random_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
@@ -942,5 +965,27 @@ fn log_line(
         tracing::debug!(%request_id, environment, %method, operation, partner, client, status, latency_us, "request");
     } else {
         tracing::info!(%request_id, environment, %method, operation, partner, client, status, latency_us, reason = summary.reason, %source, "request denied");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        let octets = [0u8, 1, 9, 10, 99, 100, 199, 200, 255];
+        for a in octets {
+            for b in octets {
+                let v4 = IpAddr::V4(Ipv4Addr::new(a, b, 255 - a, 255 - b));
+                assert_eq!(super::address_text(v4), v4.to_string());
+            }
+        }
+        for v6 in [
+            Ipv6Addr::LOCALHOST,
+            "2001:db8::ffff:1.2.3.4".parse().unwrap(),
+        ] {
+            assert_eq!(super::address_text(IpAddr::V6(v6)), v6.to_string());
+        }
     }
 }
