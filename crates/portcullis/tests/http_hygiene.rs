@@ -6,6 +6,8 @@ mod common;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -494,6 +496,147 @@ async fn trickling_bodies_do_not_hold_audit_slots() {
         .await;
     assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
     drop(slow);
+    h.stop().await;
+}
+
+/// An upstream that holds every request until `release` turns true, counting arrivals.
+async fn holding_upstream() -> (
+    SocketAddr,
+    Arc<AtomicUsize>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let counter = arrived.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (counter, released) = (counter.clone(), released.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_: Request<Incoming>| {
+                    let mut released = released.clone();
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let _ = released.wait_for(|&go| go).await;
+                        let mut r = Response::new(Full::new(Bytes::from_static(b"{\"Data\":{}}")));
+                        r.headers_mut()
+                            .insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, arrived, release)
+}
+
+/// When every audit slot is taken, the gateway sheds load: a 503 with Retry-After before
+/// anything reaches the upstream, counted in the metrics, and no entry lost for any request
+/// it did answer.
+#[tokio::test]
+async fn a_full_audit_queue_sheds_load_and_loses_no_entry() {
+    let (upstream, arrived, release) = holding_upstream().await;
+    let h = Harness::start_with(|c| {
+        c.environments[0].upstream_url = format!("http://{upstream}");
+        c.environments[0].upstream_timeout_seconds = 30;
+        // The least the configuration accepts.
+        c.audit.queue_capacity = 16;
+        c.operations = operations_without_schemas();
+        // For the metrics endpoint.
+        c.monitor.enabled = true;
+    })
+    .await;
+    open_echo(&h).await;
+    let acme = h.token_mtls(ACME).await;
+    let url = format!("{}/accounts", h.gateway(Production));
+    let held: Vec<_> = (0..16)
+        .map(|_| {
+            let client = h.client(Some(ACME));
+            let request = Request::get(&url)
+                .header("authorization", format!("Bearer {acme}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            tokio::spawn(async move { client.send(request).await.unwrap() })
+        })
+        .collect();
+    // Each request takes its slot just before it goes upstream.
+    let started = Instant::now();
+    while arrived.load(Ordering::SeqCst) < 16 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "only {} requests reached the upstream",
+            arrived.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let shed = h
+        .get(Production, "/accounts", Some(&acme), Some(ACME))
+        .await;
+    assert_eq!(
+        shed.status(),
+        503,
+        "{}",
+        String::from_utf8_lossy(shed.body())
+    );
+    assert!(shed.headers().contains_key("retry-after"));
+    assert_eq!(
+        json_body(&shed)["type"],
+        "urn:portcullis:problem:audit-backpressure"
+    );
+    let shed_id = shed.headers()["x-request-id"].to_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        arrived.load(Ordering::SeqCst),
+        16,
+        "a shed request went upstream"
+    );
+
+    release.send(true).unwrap();
+    let mut answered = Vec::new();
+    for request in held {
+        let r = request.await.unwrap();
+        assert_eq!(r.status(), 200);
+        answered.push(r.headers()["x-request-id"].to_str().unwrap().to_string());
+    }
+    // The slots came back.
+    let after = h
+        .get(Production, "/accounts", Some(&acme), Some(ACME))
+        .await;
+    assert_eq!(after.status(), 200);
+    answered.push(
+        after.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+    );
+
+    let metrics = h.admin("GET", "/metrics", None).await;
+    let metrics = String::from_utf8_lossy(metrics.body()).into_owned();
+    let shed_total = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("portcullis_audit_shed_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert_eq!(shed_total, Some(1.0), "{metrics}");
+    let audit_dir = h.dir.path().canonicalize().unwrap().join("audit");
+    let filter = portcullis_audit::query::Filter {
+        action: Some("listAccounts".into()),
+        ..Default::default()
+    };
+    let recorded: Vec<String> = portcullis_audit::query::query(&audit_dir, &filter)
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| entry.event.request_id)
+        .collect();
+    for id in &answered {
+        assert!(recorded.contains(id), "answered request {id} has no entry");
+    }
+    // Shed before it had a slot: answered, logged and counted, but with no entry.
+    assert!(!recorded.contains(&shed_id));
     h.stop().await;
 }
 
