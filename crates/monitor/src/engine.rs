@@ -44,6 +44,9 @@ pub struct EventFeed {
     dropped: Arc<AtomicU64>,
 }
 
+/// The most events the engine takes from its queue in one turn.
+const EVENT_BATCH: usize = 64;
+
 impl EventFeed {
     pub fn observe(&self, event: AuditEvent) {
         if self.tx.try_send(event).is_err() {
@@ -175,20 +178,31 @@ impl Monitor {
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             let mut export = tokio::time::interval(Duration::from_secs(1));
+            // Events are taken as many as are queued at once: one turn of the loop (its
+            // timers polled, its locks taken) per batch rather than per request.
+            let mut batch = Vec::with_capacity(EVENT_BATCH);
             loop {
                 tokio::select! {
-                    event = rx.recv() => {
-                        let Some(event) = event else { return };
+                    received = rx.recv_many(&mut batch, EVENT_BATCH) => {
+                        if received == 0 {
+                            return;
+                        }
                         if engine.any_closed.swap(false, Ordering::AcqRel) {
                             let closed = std::mem::take(&mut *engine.closed.lock().unwrap_or_else(|p| p.into_inner()));
                             closed.iter().for_each(|a| detectors.forget(a));
                         }
-                        engine.metrics().record(&event);
-                        if let Some(traces) = &engine.traces {
-                            traces.lock().unwrap_or_else(|p| p.into_inner()).record(&event);
+                        {
+                            let mut metrics = engine.metrics();
+                            batch.iter().for_each(|event| metrics.record(event));
                         }
-                        for finding in detectors.observe(&event) {
-                            engine.raise(finding).await;
+                        if let Some(traces) = &engine.traces {
+                            let mut traces = traces.lock().unwrap_or_else(|p| p.into_inner());
+                            batch.iter().for_each(|event| traces.record(event));
+                        }
+                        for event in batch.drain(..) {
+                            for finding in detectors.observe(&event) {
+                                engine.raise(finding).await;
+                            }
                         }
                     }
                     _ = export.tick() => engine.export_traces(),
