@@ -187,10 +187,6 @@ impl Monitor {
                         if received == 0 {
                             return;
                         }
-                        if engine.any_closed.swap(false, Ordering::AcqRel) {
-                            let closed = std::mem::take(&mut *engine.closed.lock().unwrap_or_else(|p| p.into_inner()));
-                            closed.iter().for_each(|a| detectors.forget(a));
-                        }
                         {
                             let mut metrics = engine.metrics();
                             batch.iter().for_each(|event| metrics.record(event));
@@ -200,6 +196,12 @@ impl Monitor {
                             batch.iter().for_each(|event| traces.record(event));
                         }
                         for event in batch.drain(..) {
+                            // Per event: an alert closed while a finding was being raised
+                            // is forgotten before the next event is judged.
+                            if engine.any_closed.swap(false, Ordering::AcqRel) {
+                                let closed = std::mem::take(&mut *engine.closed.lock().unwrap_or_else(|p| p.into_inner()));
+                                closed.iter().for_each(|a| detectors.forget(a));
+                            }
                             for finding in detectors.observe(&event) {
                                 engine.raise(finding).await;
                             }

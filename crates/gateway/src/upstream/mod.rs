@@ -132,20 +132,29 @@ impl Upstream {
             head_only: method == Method::HEAD,
         };
         let exchange = async {
+            // A pooled connection the upstream closed in the meantime fails before any
+            // answer byte; a safe request (GET, HEAD, OPTIONS, TRACE) then goes once more.
+            // Others get the error, PUT and DELETE included: the upstream may have acted on
+            // them, and a bank's API is not to be repeated on a guess.
+            let mut may_repeat = method.is_safe();
+            // Only a request written in one piece: a body written on its own can fail after
+            // the head went, which is no longer a failure before the answer.
+            let mut trust_readiness = may_repeat && coalesced;
             loop {
-                // A pooled connection the upstream closed in the meantime fails before any
-                // answer byte; a safe request (GET, HEAD, OPTIONS) then goes once more, on
-                // a new connection. Others get the error, PUT and DELETE included: the
-                // upstream may have acted on them, and a bank's API is not to be repeated
-                // on a guess.
-                if let Some(conn) = self.pool.checkout(method.is_safe()) {
-                    return match conn.exchange(&outgoing).await {
-                        Err(Failure::BeforeAnswer(_)) if method.is_safe() => {
-                            let permit = self.connections.clone().acquire_owned().await;
-                            self.connect_and_exchange(permit, &outgoing).await
+                if let Some(conn) = self.pool.checkout(trust_readiness) {
+                    match conn.exchange(&outgoing).await {
+                        Err(Failure::BeforeAnswer(_)) if may_repeat => {
+                            may_repeat = false;
+                            // Once more on a new connection if one may be opened now; if not,
+                            // on the next to come back, asking the kernel about pooled ones.
+                            trust_readiness = false;
+                            if let Ok(permit) = self.connections.clone().try_acquire_owned() {
+                                return self.connect_and_exchange(Ok(permit), &outgoing).await;
+                            }
+                            continue;
                         }
-                        result => result.map_err(Failure::into_error),
-                    };
+                        result => return result.map_err(Failure::into_error),
+                    }
                 }
                 // Every allowed connection may be open: wait (within the timeout) for one
                 // to close and give back its permit, or to come back idle to the pool.
@@ -280,16 +289,17 @@ impl Conn {
     /// Whether an idle connection can carry a request: open, not timed out, and with no
     /// bytes the upstream sent unasked (those would be read as the next answer).
     ///
-    /// For a request that may not be repeated, the kernel is asked (a non-blocking
-    /// MSG_PEEK): the runtime's readiness lags until the reactor next polls, and a close
-    /// it has not seen would cost the request its answer. A safe request (GET, HEAD,
-    /// OPTIONS) is sent once more on a new connection when a close shows only after it was
-    /// written (see [`Upstream::send`]), so for it the runtime's view is enough, and the
-    /// system call is made only when the reactor saw the connection become readable while
-    /// it sat idle. Reads of an answer that drain the socket clear that readiness, so a
-    /// busy connection is reused without one. Unasked bytes that arrive after the reactor's
-    /// last poll can be taken for the answer either way: peeking only narrows the race.
-    fn reusable(&self, now: Instant, safe: bool) -> bool {
+    /// With `trust_readiness` false the kernel is asked (a non-blocking MSG_PEEK). With it
+    /// true the runtime's view is taken instead, as nginx does for its idle upstream
+    /// connections: the system call is made only when the reactor saw the connection
+    /// become readable while it sat idle (a drained answer clears that readiness, so a
+    /// busy connection is reused without one). That view is as old as the reactor's last
+    /// poll: a close or bytes that arrived since are missed, where a peek would see them.
+    /// The caller passes true only for a request it may repeat once a close shows (see
+    /// [`Upstream::send`]). Bytes still in flight when the request is written can be
+    /// taken for its answer either way (a 408 an upstream sends before closing an idle
+    /// connection, say): a peek only narrows that race.
+    fn reusable(&self, now: Instant, trust_readiness: bool) -> bool {
         if now.duration_since(self.idle_since) > IDLE_TIMEOUT {
             return false;
         }
@@ -297,7 +307,7 @@ impl Conn {
             let mut probe = [MaybeUninit::<u8>::uninit()];
             socket2::SockRef::from(&self.stream).peek(&mut probe)
         };
-        let peeked = if safe {
+        let peeked = if trust_readiness {
             // Runs `peek` only when the runtime holds the socket readable; a WouldBlock
             // from it clears that readiness.
             self.stream.try_io(Interest::READABLE, peek)
@@ -390,13 +400,12 @@ struct Pool {
 }
 
 impl Pool {
-    /// An idle connection for a request; `safe`: the request may be repeated (see
-    /// [`Conn::reusable`]).
-    fn checkout(&self, safe: bool) -> Option<Conn> {
+    /// An idle connection for a request (for `trust_readiness`, see [`Conn::reusable`]).
+    fn checkout(&self, trust_readiness: bool) -> Option<Conn> {
         let now = Instant::now();
         loop {
             let conn = self.idle.lock().ok()?.pop_back()?;
-            if conn.reusable(now, safe) {
+            if conn.reusable(now, trust_readiness) {
                 return Some(conn);
             }
         }
