@@ -235,8 +235,8 @@ struct Outgoing<'a> {
     head_only: bool,
 }
 
-/// How an exchange failed: before any answer byte and with the request written whole or
-/// not at all (a safe request may then be repeated), or later.
+/// How an exchange failed: before any answer byte, with the request written whole, in part
+/// or not at all (a safe request may then be repeated), or later.
 enum Failure {
     BeforeAnswer(UpstreamError),
     Later(UpstreamError),
@@ -292,13 +292,13 @@ impl Conn {
     /// With `trust_readiness` false the kernel is asked (a non-blocking MSG_PEEK). With it
     /// true the runtime's view is taken instead, as nginx does for its idle upstream
     /// connections: the system call is made only when the reactor saw the connection
-    /// become readable while it sat idle (a drained answer clears that readiness, so a
-    /// busy connection is reused without one). That view is as old as the reactor's last
-    /// poll: a close or bytes that arrived since are missed, where a peek would see them.
-    /// The caller passes true only for a request it may repeat once a close shows (see
-    /// [`Upstream::send`]). Bytes still in flight when the request is written can be
-    /// taken for its answer either way (a 408 an upstream sends before closing an idle
-    /// connection, say): a peek only narrows that race.
+    /// become readable while it sat idle (a read that leaves the socket empty clears that
+    /// readiness, so a busy connection is mostly reused without one). That view is as old
+    /// as the reactor's last poll: a close or bytes that arrived since are missed, where a
+    /// peek would see them. The caller passes true only for a request it may repeat once a
+    /// close shows (see [`Upstream::send`]). Bytes still in flight when the request is
+    /// written can be taken for its answer either way (a 408 an upstream sends before
+    /// closing an idle connection, say): a peek only narrows that race.
     fn reusable(&self, now: Instant, trust_readiness: bool) -> bool {
         if now.duration_since(self.idle_since) > IDLE_TIMEOUT {
             return false;
