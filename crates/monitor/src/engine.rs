@@ -770,8 +770,9 @@ impl Monitor {
         Ok(updated)
     }
 
-    /// Prometheus text, with the gauges read now.
+    /// Prometheus text, with the gauges and totals read now.
     pub fn render_metrics(&self) -> String {
+        use crate::metrics::ReadNow::{Gauge, Total};
         let now = self.clock.now_ms();
         let containment = self.guard.containment(now);
         let open_alerts = self
@@ -781,18 +782,22 @@ impl Monitor {
             .filter(|a| a.status != AlertStatus::Closed)
             .count();
         let refusals = self.audit.refusals();
-        let gauges = [
-            ("portcullis_audit_queue_depth", "Audit entries reserved or waiting to be made durable.", self.audit.queue_depth() as f64),
-            ("portcullis_audit_shed_total", "Requests refused with 503 because the audit log was behind (no entry: none could be taken).", refusals.no_slot as f64),
-            ("portcullis_audit_withheld_total", "Answers withheld (503) because their audit entry could not be recorded.", refusals.not_recorded as f64),
-            ("portcullis_monitor_events_skipped_total", "Events the monitor skipped because it was behind (they are still in the audit log).", self.feed.dropped.load(Ordering::Relaxed) as f64),
-            ("portcullis_alerts_unresolved", "Alerts open or acknowledged.", open_alerts as f64),
-            ("portcullis_alerts_suppressed_total", "Alerts not raised because more than monitor.max_alerts_per_minute were due.", self.records().suppressed as f64),
-            ("portcullis_blocked_sources", "Source addresses blocked now.", containment.blocked_sources.len() as f64),
-            ("portcullis_throttled_partners", "Partners throttled now.", containment.throttled_partners.len() as f64),
-            ("portcullis_trace_spans_dropped_total", "Spans dropped because the trace collector was away.", self.traces.as_ref().map_or(0, |t| t.lock().unwrap_or_else(|p| p.into_inner()).dropped) as f64),
+        let traces_dropped = self
+            .traces
+            .as_ref()
+            .map_or(0, |t| t.lock().unwrap_or_else(|p| p.into_inner()).dropped);
+        let read_now = [
+            Gauge("portcullis_audit_queue_depth", "Audit entries reserved or waiting to be made durable.", self.audit.queue_depth() as f64),
+            Total("portcullis_audit_shed_total", "Requests refused with 503 because the audit log was behind (no entry: none could be taken).", refusals.no_slot),
+            Total("portcullis_audit_withheld_total", "Answers withheld (503) because their audit entry could not be recorded.", refusals.not_recorded),
+            Total("portcullis_monitor_events_skipped_total", "Events the monitor skipped because it was behind (they are still in the audit log).", self.feed.dropped.load(Ordering::Relaxed)),
+            Gauge("portcullis_alerts_unresolved", "Alerts open or acknowledged.", open_alerts as f64),
+            Total("portcullis_alerts_suppressed_total", "Alerts not raised because more than monitor.max_alerts_per_minute were due.", self.records().suppressed),
+            Gauge("portcullis_blocked_sources", "Source addresses blocked now.", containment.blocked_sources.len() as f64),
+            Gauge("portcullis_throttled_partners", "Partners throttled now.", containment.throttled_partners.len() as f64),
+            Total("portcullis_trace_spans_dropped_total", "Spans dropped because the trace collector was away.", traces_dropped),
         ];
-        self.metrics().render(&gauges)
+        self.metrics().render(&read_now)
     }
 }
 

@@ -145,8 +145,9 @@ impl Metrics {
         bump(&mut self.responses, &mut self.keys.two, [action, dry_run]);
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// The Prometheus text exposition format (version 0.0.4), with `read_now` (values the
+    /// caller read at this moment) after the families counted here.
+    pub fn render(&self, read_now: &[ReadNow]) -> String {
         let mut out = String::with_capacity(16 * 1024);
         counter(
             &mut out,
@@ -215,14 +216,30 @@ impl Metrics {
             &["action", "dry_run"],
             &self.responses,
         );
-        for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+        for series in read_now {
+            let _ = match *series {
+                ReadNow::Gauge(name, help, value) => writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+                ),
+                ReadNow::Total(name, help, value) => writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+                ),
+            };
         }
         out
     }
+}
+
+/// An unlabelled series whose value is read when the metrics are rendered.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadNow<'a> {
+    /// Name, help, value: a level that rises and falls.
+    Gauge(&'a str, &'a str, f64),
+    /// Name (ending in `_total`), help, value: a count that only rises while the process
+    /// lives, exposed as a counter so `rate()` and `increase()` read it right.
+    Total(&'a str, &'a str, u64),
 }
 
 fn counter<const N: usize>(
@@ -289,14 +306,22 @@ mod tests {
         m.record(&request("getAccount", 200, "allowed"));
         m.record(&request("getAccount", 429, "rate_limited_partner"));
         m.record(&request("BREW\"\n (no route)", 404, "no_route"));
-        let text = m.render(&[("portcullis_audit_queue_depth", "Entries waiting.", 3.0)]);
+        let text = m.render(&[
+            ReadNow::Gauge("portcullis_audit_queue_depth", "Entries waiting.", 3.0),
+            ReadNow::Total("portcullis_audit_shed_total", "Shed.", 7),
+        ]);
         assert!(text.contains("portcullis_requests_total{environment=\"production\",partner=\"acme\",operation=\"getAccount\",status_class=\"2xx\"} 2"), "{text}");
         assert!(text.contains(
             "portcullis_rate_limited_total{environment=\"production\",partner=\"acme\"} 1"
         ));
         assert!(text.contains("operation=\"no_route\""));
         assert!(text.contains("portcullis_request_duration_seconds_bucket{environment=\"production\",operation=\"getAccount\",le=\"0.005\"} 3"));
-        assert!(text.contains("portcullis_audit_queue_depth 3"));
+        assert!(text.contains(
+            "# TYPE portcullis_audit_queue_depth gauge\nportcullis_audit_queue_depth 3\n"
+        ));
+        assert!(text.contains(
+            "# TYPE portcullis_audit_shed_total counter\nportcullis_audit_shed_total 7\n"
+        ));
         assert!(!text.contains("acc-123") && !text.contains("req-1") && !text.contains("BREW"));
     }
 

@@ -286,6 +286,22 @@ async fn credential_stuffing_is_blocked_within_seconds_signed_to_the_webhook_and
     assert!(text
         .contains("portcullis_alerts_total{kind=\"credential_stuffing\",severity=\"critical\"} 1"));
     assert!(!text.contains("stolen-"), "client ids are not labels");
+    // Every running total is exposed as a counter, every other single value as a gauge:
+    // a scraper's rate() over a total declared a gauge is refused or misread.
+    let mut declared = 0;
+    for line in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let (name, kind) = line.split_once(' ').unwrap();
+        declared += 1;
+        match kind {
+            "counter" => assert!(name.ends_with("_total"), "{line}"),
+            "gauge" => assert!(!name.ends_with("_total"), "{line}"),
+            "histogram" => {}
+            other => panic!("unknown type {other:?} in {line}"),
+        }
+    }
+    assert!(declared >= 15, "{text}");
+    assert!(text
+        .contains("# TYPE portcullis_audit_shed_total counter\nportcullis_audit_shed_total 0\n"));
     h.stop().await;
 }
 
