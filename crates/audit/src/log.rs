@@ -171,9 +171,7 @@ impl Slot {
     /// Writes the event to the log and waits until it is acknowledged (see
     /// [`Acknowledge`]); returns its index.
     pub async fn commit(mut self, event: &AuditEvent) -> Result<u64, AuditError> {
-        // A gateway request's entry is most of a kilobyte: sized once, not grown in steps.
-        let mut event_json = Vec::with_capacity(1024);
-        crate::json::write_event(event, &mut event_json);
+        let event_json = crate::json::to_vec(event);
         // The append below settles the arrival, whatever its outcome. No await may come
         // between this and that append (both run in this first poll), or a cancelled
         // commit would leave the arrival counted and every later commit waiting out the
@@ -662,8 +660,7 @@ const UNRECORDED_REPAIR_EXTENSION: &str = "unrecorded-repair";
 
 /// Writes the entry that will record a repair, durably, before the repair is made.
 fn write_unrecorded_repair(dir: &Path, event: &AuditEvent) -> Result<(), AuditError> {
-    let mut json = Vec::new();
-    crate::json::write_event(event, &mut json);
+    let json = crate::json::to_vec(event);
     let (path, mut file) = create_unique(
         &dir.join(format!("{}", event.time_ms)),
         &format!(".{UNRECORDED_REPAIR_EXTENSION}"),
@@ -700,8 +697,7 @@ fn record_repairs(dir: &Path, shared: &Shared) -> Result<(), AuditError> {
             detail: format!("an unrecorded repair that is not an audit entry: {e}"),
         })?;
         // Encoded as every entry is, whatever spacing the file had.
-        let mut json = Vec::with_capacity(json.len());
-        crate::json::write_event(&event, &mut json);
+        let json = crate::json::to_vec(&event);
         shared.arriving.fetch_add(1, Ordering::SeqCst);
         // As a durable appender: never refused for load, and committed at once.
         shared.append(&json, true, true)?;
