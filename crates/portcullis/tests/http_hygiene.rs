@@ -640,6 +640,112 @@ async fn a_full_audit_queue_sheds_load_and_loses_no_entry() {
     h.stop().await;
 }
 
+/// An upstream on threads of its own that answers each request with `{"Data":{}}`; after
+/// answering one that carries `x-test-unasked`, it waits for a word on `go`, then sends
+/// an answer nobody asked for (carrying `LEAKED`) on the now idle connection and says so
+/// on `sent`. Counts connections.
+fn upstream_sending_unasked() -> (
+    SocketAddr,
+    std::sync::mpsc::Sender<()>,
+    std::sync::mpsc::Receiver<()>,
+    Arc<AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (go, went) = std::sync::mpsc::channel::<()>();
+    let went = Arc::new(std::sync::Mutex::new(went));
+    let (sent, told) = std::sync::mpsc::channel();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (went, sent) = (went.clone(), sent.clone());
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                // Else Nagle holds the unasked answer until the gateway's delayed ack.
+                let _ = stream.set_nodelay(true);
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    // Requests through the gateway here are GETs without a body.
+                    let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head: Vec<u8> = pending.drain(..end + 4).collect();
+                    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                    let body = r#"{"Data":{}}"#;
+                    let answer = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                    if head.contains("\r\nx-test-unasked:") {
+                        if went
+                            .lock()
+                            .unwrap()
+                            .recv_timeout(Duration::from_secs(10))
+                            .is_err()
+                        {
+                            return;
+                        }
+                        let leaked = r#"{"Data":{"Owner":"LEAKED"}}"#;
+                        let unasked = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{leaked}", leaked.len());
+                        let _ = stream.write_all(unasked.as_bytes());
+                        let _ = sent.send(());
+                    }
+                }
+            });
+        }
+    });
+    (address, go, told, connections)
+}
+
+/// An upstream that sends an answer unasked on an idle keep-alive connection must not
+/// have it delivered to the next partner whose request would reuse that connection: the
+/// gateway leaves the connection and answers from a new one.
+#[tokio::test]
+async fn an_answer_an_upstream_sends_unasked_never_reaches_the_next_partner() {
+    let (upstream, go, sent, connections) = upstream_sending_unasked();
+    let h = Harness::start_with(|c| {
+        c.environments[0].upstream_url = format!("http://{upstream}");
+        c.operations = operations_without_schemas();
+    })
+    .await;
+    open_echo(&h).await;
+    let acme = h.token_mtls(ACME).await;
+    let finch = h.token_jwt(FINCH, Production).await;
+    let url = format!("{}/accounts", h.gateway(Production));
+    let first = Request::get(&url)
+        .header("authorization", format!("Bearer {acme}"))
+        .header("x-test-unasked", "1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = h.client(Some(ACME)).send(first).await.unwrap();
+    assert_eq!(r.status(), 200);
+    go.send(()).unwrap();
+    sent.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The gateway's reactor polls while this waits, and sees the idle connection readable.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let r = h.get(Production, "/accounts", Some(&finch), None).await;
+    assert_eq!(r.status(), 200);
+    let body = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(!body.contains("LEAKED"), "{body}");
+    assert_eq!(json_body(&r), json!({"Data": {}}));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the tainted connection was left"
+    );
+    h.stop().await;
+}
+
 /// An idle keep-alive connection is closed once the header timeout passes, so idle
 /// clients cannot hold connections (and file descriptors) forever.
 #[tokio::test]
